@@ -1,0 +1,135 @@
+"""ClickHouse (`clickhouse/clickhouse-server`) with its data volume, its users, and the schema in
+`clickhouse_schema/` applied by the SchemaMigrations resource.
+
+Users are server config (a `users.d` file uploaded into the container): the `default` user is
+removed, the owner user runs migrations, the reader user is read-only for Grafana. Passwords
+reach the server only as sha256 hashes; neither `docker inspect` nor the file shows them.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Optional
+from xml.sax.saxutils import escape
+
+import pulumi
+import pulumi_docker as docker
+
+from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .resources.schema_migrations import SchemaMigrations
+
+INTERNAL_HOST = "clickhouse"
+HTTP_PORT = 8123
+NATIVE_PORT = 9000
+USERS_FILE = "/etc/clickhouse-server/users.d/clickstreamer-users.xml"
+
+
+@dataclass
+class ClickHouseArgs:
+    placement: DockerPlacement
+    image: str  # pinned clickhouse-server image; changing it replaces the container (volume kept)
+    http_port: int  # host port of the HTTP interface
+    native_port: int  # host port of the native protocol (clickhouse-client)
+    database: str
+    user: str  # owner: runs migrations
+    password: pulumi.Input[str]  # secret
+    reader_user: str  # read-only, for Grafana
+    reader_password: pulumi.Input[str]  # secret
+    migration_params: dict = field(default_factory=dict)  # rendered into clickhouse_schema/ files
+    drop_data_on_destroy: bool = False  # removing the migrations resource drops its tables (the stack's
+    # own destroy removes the volume, and with it the data, either way)
+    depends_on: tuple = ()  # Kafka: the Kafka-engine tables consume its topics
+
+
+def users_config(database: str, user: str, password: str, reader_user: str, reader_password: str) -> str:
+    """The users.d file: `default` removed, an owner, and a read-only reader limited to `database`.
+
+    `readonly=2` because the Grafana ClickHouse plugin sends per-query settings, which
+    `readonly=1` refuses; writes and DDL stay forbidden either way.
+    """
+    def sha(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    db, owner, reader = escape(database), escape(user), escape(reader_user)
+    return f"""<clickhouse>
+    <profiles>
+        <dashboards_readonly>
+            <readonly>2</readonly>
+            <max_execution_time>60</max_execution_time>
+        </dashboards_readonly>
+    </profiles>
+    <users>
+        <default remove="remove"/>
+        <{owner}>
+            <password_sha256_hex>{sha(password)}</password_sha256_hex>
+            <networks><ip>::/0</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+            <access_management>1</access_management>
+        </{owner}>
+        <{reader}>
+            <password_sha256_hex>{sha(reader_password)}</password_sha256_hex>
+            <networks><ip>::/0</ip></networks>
+            <profile>dashboards_readonly</profile>
+            <quota>default</quota>
+            <grants><query>GRANT SELECT ON {db}.*</query></grants>
+        </{reader}>
+    </users>
+</clickhouse>
+"""
+
+
+class ClickHouse(pulumi.ComponentResource):
+    container: docker.Container
+    migrations: SchemaMigrations
+    """Applies clickhouse_schema/; exports the applied version."""
+    url: str
+    """HTTP interface on the Docker host."""
+    internal_http_port: int = HTTP_PORT
+
+    def __init__(self, name: str, args: ClickHouseArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("clickstreamer:index:ClickHouse", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        p = args.placement
+        self.url = p.url(args.http_port)
+
+        users_xml = pulumi.Output.all(args.password, args.reader_password).apply(
+            lambda pw: users_config(args.database, args.user, pw[0], args.reader_user, pw[1])
+        )
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        volume = docker.Volume(
+            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)],
+            opts=child,
+        )
+        self.container = docker.Container(
+            f"{name}-server",
+            image=image.image_id,
+            hostname=INTERNAL_HOST,
+            networks_advanced=p.network(INTERNAL_HOST),
+            envs=["CLICKHOUSE_WATCHDOG_ENABLE=0"],
+            uploads=[docker.ContainerUploadArgs(file=USERS_FILE, content=pulumi.Output.secret(users_xml),
+                                                 permissions="0440", owner="101", group="101")],
+            ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=262144, hard=262144)],
+            ports=[p.publish(HTTP_PORT, args.http_port), p.publish(NATIVE_PORT, args.native_port)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/clickhouse")],
+            healthcheck=healthcheck(f"wget --spider -q http://localhost:{HTTP_PORT}/ping",
+                                    interval=5, timeout=5, retries=36, start_period=10),
+            labels=p.labels("clickhouse"),
+            restart=RESTART_POLICY,
+            must_run=True,
+            wait=True,
+            wait_timeout=240,
+            opts=replace_safely(child),
+        )
+        self.migrations = SchemaMigrations(
+            f"{name}-schema",
+            url=self.url,
+            username=args.user,
+            password=args.password,
+            database=args.database,
+            schema_dir=str(REPO_ROOT / "clickhouse_schema"),
+            params=args.migration_params,
+            drop_on_destroy=args.drop_data_on_destroy,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, *args.depends_on]),
+        )
+        self.register_outputs({"container": self.container, "migrations": self.migrations, "url": self.url})

@@ -1,0 +1,405 @@
+"""The stack configuration: one typed object, validated before any resource is created.
+
+Stack config lives under the `clickstreamer:` namespace. Each section is a structured value
+(`pulumi config set --path clickstreamer:flink.taskmanagers 2`); passwords are separate secret
+keys (`pulumi config set --secret clickstreamer:clickhousePassword ...`) and are generated with
+pulumi-random when absent.
+
+`parse_config(raw)` is pure (no Pulumi): it takes the raw values by key and returns a
+`PipelineConfig`, or raises one `ConfigError` listing every bad key with its value and what is
+allowed. `load_config()` reads the values from Pulumi and calls it.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping, Optional
+
+from .errors import ConfigError
+
+NAMESPACE = "clickstreamer"
+
+# Keys whose values are secrets: read with get_secret, never part of the plain config object.
+SECRET_KEYS = ("clickhousePassword", "clickhouseReaderPassword", "grafanaAdminPassword")
+
+PLATFORMS = ("docker", "kubernetes")
+DATAGEN_QUICKSTARTS = ("pageviews",)  # the job reads the pageviews schema; others would fail it
+FLINK_ON_DESTROY = ("savepoint", "cancel")
+DELIVERY_GUARANTEES = ("exactly-once", "at-least-once")
+
+_IMAGE_REF = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:[\w][\w.-]{0,127}$")
+_KAFKA_CLUSTER_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_MEMORY = re.compile(r"^[1-9][0-9]*(m|g)$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class Images:
+    """Container images, pinned by tag. Changing one replaces that service's containers."""
+
+    kafka: str = "confluentinc/cp-kafka:7.4.1"
+    schema_registry: str = "confluentinc/cp-schema-registry:7.4.1"
+    connect_base: str = "confluentinc/cp-kafka-connect:7.4.1"  # datagen is added on top
+    datagen_version: str = "0.6.5"  # kafka-connect-datagen; 0.7.x targets CP 8 / Java 17
+    flink_base: str = "flink:1.20.3-scala_2.12-java17"  # Python, PyFlink, jars added on top
+    clickhouse: str = "clickhouse/clickhouse-server:24.7.3"
+    grafana_base: str = "grafana/grafana:11.1.1"  # the ClickHouse plugin is baked on top
+    grafana_clickhouse_plugin: str = "4.14.1"  # newest that loads on Grafana 11.1.1
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Host ports, published on `bind_address`. Schema Registry keeps 8081; Flink's UI moves to 8082."""
+
+    kafka: int = 9092
+    schema_registry: int = 8081
+    connect: int = 8083
+    flink_ui: int = 8082
+    clickhouse_http: int = 8123
+    clickhouse_native: int = 9000
+    grafana: int = 3000
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    cluster_id: str = "MkU3OEVBNTcwNTJENDM2Qk"  # KRaft cluster id; keep it for the volume's lifetime
+    pageviews_topic: str = "pageviews"
+    pageviews_partitions: int = 3
+    pageviews_retention_hours: int = 168
+    insight_partitions: int = 3
+    allow_topic_data_loss: bool = False  # fewer partitions / recreation of a topic holding data
+    heap: str = "1g"
+
+
+@dataclass(frozen=True)
+class DatagenSettings:
+    quickstart: str = "pageviews"
+    max_interval_ms: int = 100  # each task sleeps up to this between records (~20 records/s)
+    iterations: int = 10_000_000  # records per task; the task reports FAILED when it reaches them
+    tasks_max: int = 1
+
+
+@dataclass(frozen=True)
+class FlinkSettings:
+    taskmanagers: int = 1
+    slots_per_taskmanager: int = 2
+    parallelism: int = 2
+    checkpoint_interval_seconds: int = 10
+    session_gap_minutes: int = 5
+    watermark_delay_seconds: int = 5
+    source_idle_timeout_seconds: int = 30
+    delivery_guarantee: str = "exactly-once"
+    on_destroy: str = "savepoint"  # stop with a savepoint (kept on the volume) or cancel
+    jobmanager_memory: str = "1600m"
+    taskmanager_memory: str = "1728m"
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    database: str = "clickstream"
+    user: str = "clickstream"  # owner: runs migrations, owns the Kafka-engine ingestion
+    reader_user: str = "grafana_reader"  # read-only, used by Grafana
+    drop_data_on_destroy: bool = False  # destroy keeps the data volume unless this is true
+
+
+@dataclass(frozen=True)
+class GrafanaSettings:
+    admin_user: str = "admin"
+    anonymous_access: bool = False
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    raw_events_days: int = 7  # ClickHouse TTL on raw events; rollups are kept
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """Only read when platform is `kubernetes`."""
+
+    namespace: str = "clickstream"
+    operators_namespace: str = "clickstream-operators"
+    storage_class: str = ""  # empty: the cluster's default StorageClass
+    kafka_replicas: int = 3
+    kafka_storage_size: str = "20Gi"
+    clickhouse_storage_size: str = "20Gi"
+    grafana_storage_size: str = "2Gi"
+    flink_storage_size: str = "10Gi"
+    connect_image: str = ""  # prebuilt Connect image with datagen; empty: Strimzi builds one
+    connect_build_registry: str = ""  # where Strimzi pushes the image it builds (required then)
+    flink_image: str = ""  # image with PyFlink + jars (images/flink); required on kubernetes
+    grafana_image: str = ""  # image with the ClickHouse plugin baked (images/grafana); empty: plugin installed by the chart
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything `pulumi up` needs, validated. Secrets are not here: see `SECRET_KEYS`."""
+
+    platform: str = "docker"
+    bind_address: str = "127.0.0.1"  # host address ports are published on
+    images: Images = field(default_factory=Images)
+    ports: Ports = field(default_factory=Ports)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    datagen: DatagenSettings = field(default_factory=DatagenSettings)
+    flink: FlinkSettings = field(default_factory=FlinkSettings)
+    clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
+    grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
+
+    @property
+    def host_address(self) -> str:
+        """Address host clients use to reach published ports."""
+        return "127.0.0.1" if self.bind_address in ("0.0.0.0", "::") else self.bind_address
+
+
+# Stack-config key (camelCase, as users write it) → (attribute, section dataclass or None).
+_SECTIONS: dict[str, tuple[str, Optional[type]]] = {
+    "platform": ("platform", None),
+    "bindAddress": ("bind_address", None),
+    "images": ("images", Images),
+    "ports": ("ports", Ports),
+    "kafka": ("kafka", KafkaSettings),
+    "datagen": ("datagen", DatagenSettings),
+    "flink": ("flink", FlinkSettings),
+    "clickhouse": ("clickhouse", ClickHouseSettings),
+    "grafana": ("grafana", GrafanaSettings),
+    "retention": ("retention", RetentionSettings),
+    "kubernetes": ("kubernetes", KubernetesSettings),
+}
+CONFIG_KEYS = tuple(_SECTIONS) + SECRET_KEYS
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, key: str, value: Any, allowed: str) -> None:
+        shown = value if value == "[secret]" else repr(value)
+        self.lines.append(f"{NAMESPACE}:{key} = {shown}: {allowed}")
+
+
+def _coerce(value: Any, kind: type, key: str, problems: _Problems) -> Any:
+    """Accept values as users type them (`pulumi config set` stores strings) and type them."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        problems.add(key, value, "must be true or false")
+        return None
+    if kind is int:
+        if isinstance(value, bool):
+            problems.add(key, value, "must be a whole number")
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            return int(value)
+        problems.add(key, value, "must be a whole number")
+        return None
+    if not isinstance(value, str):
+        problems.add(key, value, "must be a string")
+        return None
+    return value
+
+
+def _section(key: str, cls: type, raw: Any, problems: _Problems) -> Any:
+    default = cls()
+    if raw is None:
+        return default
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            problems.add(key, raw, "must be an object, e.g. `pulumi config set --path clickstreamer:"
+                                   f"{key}.<field> <value>`")
+            return default
+    if not isinstance(raw, Mapping):
+        problems.add(key, raw, "must be an object")
+        return default
+    by_camel = {_camel(f.name): f for f in fields(cls)}
+    values = {}
+    for name, value in raw.items():
+        f = by_camel.get(name)
+        if f is None:
+            problems.add(f"{key}.{name}", value, f"unknown key; allowed: {', '.join(sorted(by_camel))}")
+            continue
+        kind = type(getattr(default, f.name))
+        typed = _coerce(value, kind, f"{key}.{name}", problems)
+        if typed is not None:
+            values[f.name] = typed
+    return replace(default, **values)
+
+
+def _check_range(problems: _Problems, key: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        problems.add(key, value, f"must be between {low} and {high}")
+
+
+def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
+    """Build and validate the config from raw stack values keyed by their stack-config name.
+
+    Raises `ConfigError` naming every bad key, its value and what is allowed.
+    """
+    problems = _Problems()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in SECRET_KEYS:
+            # Validated without echoing the value: it must not reach logs.
+            if not isinstance(value, str) or not 12 <= len(value) <= 128 or any(c.isspace() for c in value):
+                problems.add(key, "[secret]", "must be 12-128 characters without spaces "
+                             "(or leave it unset to have one generated)")
+            continue
+        if key not in _SECTIONS:
+            problems.add(key, value, f"unknown key; allowed: {', '.join(CONFIG_KEYS)}")
+            continue
+        attr, cls = _SECTIONS[key]
+        if cls is None:
+            typed = _coerce(value, str, key, problems)
+            if typed is not None:
+                values[attr] = typed
+        else:
+            values[attr] = _section(key, cls, value, problems)
+    cfg = replace(PipelineConfig(), **values)
+    _validate(cfg, problems)
+    if problems.lines:
+        raise ConfigError(problems.lines)
+    return cfg
+
+
+def _validate(cfg: PipelineConfig, p: _Problems) -> None:
+    if cfg.platform not in PLATFORMS:
+        p.add("platform", cfg.platform, f"allowed: {', '.join(PLATFORMS)}")
+    try:
+        ipaddress.ip_address(cfg.bind_address)
+    except ValueError:
+        p.add("bindAddress", cfg.bind_address, "must be an IP address such as 127.0.0.1 (default) or 0.0.0.0")
+
+    for f in fields(Images):
+        value = getattr(cfg.images, f.name)
+        key = f"images.{_camel(f.name)}"
+        if f.name == "datagen_version":
+            if not re.fullmatch(r"0\.6\.[0-9]+", value):
+                p.add(key, value, "must be a 0.6.x release (0.7.x targets Confluent Platform 8, not 7.4)")
+        elif f.name == "grafana_clickhouse_plugin":
+            if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", value):
+                p.add(key, value, "must be an exact plugin version such as 4.14.1")
+        elif not _IMAGE_REF.fullmatch(value) or value.endswith(":latest"):
+            p.add(key, value, "must be an image reference pinned to a tag (name:tag, not :latest)")
+
+    seen: dict[int, str] = {}
+    for f in fields(Ports):
+        port = getattr(cfg.ports, f.name)
+        key = f"ports.{_camel(f.name)}"
+        if not 1 <= port <= 65535:
+            p.add(key, port, "must be a TCP port between 1 and 65535")
+        elif port in seen:
+            p.add(key, port, f"already used by ports.{seen[port]}; every host port must be distinct")
+        else:
+            seen[port] = _camel(f.name)
+
+    k = cfg.kafka
+    if not _KAFKA_CLUSTER_ID.fullmatch(k.cluster_id):
+        p.add("kafka.clusterId", k.cluster_id, "must be a 22-character base64url UUID (kafka-storage random-uuid)")
+    if not _TOPIC.fullmatch(k.pageviews_topic):
+        p.add("kafka.pageviewsTopic", k.pageviews_topic, "must be a Kafka topic name: 1-249 of [A-Za-z0-9._-]")
+    _check_range(p, "kafka.pageviewsPartitions", k.pageviews_partitions, 1, 1000)
+    _check_range(p, "kafka.insightPartitions", k.insight_partitions, 1, 1000)
+    _check_range(p, "kafka.pageviewsRetentionHours", k.pageviews_retention_hours, 1, 24 * 365 * 10)
+    if not re.fullmatch(r"[1-9][0-9]*[mg]", k.heap):
+        p.add("kafka.heap", k.heap, "must be a JVM heap size such as 512m or 1g")
+
+    d = cfg.datagen
+    if d.quickstart not in DATAGEN_QUICKSTARTS:
+        p.add("datagen.quickstart", d.quickstart,
+              f"allowed: {', '.join(DATAGEN_QUICKSTARTS)} (the Flink job reads the pageviews schema)")
+    _check_range(p, "datagen.maxIntervalMs", d.max_interval_ms, 1, 3_600_000)
+    if d.iterations == 0 or d.iterations < -1:
+        p.add("datagen.iterations", d.iterations, "must be a positive count, or -1 for unlimited")
+    _check_range(p, "datagen.tasksMax", d.tasks_max, 1, 64)
+
+    fl = cfg.flink
+    _check_range(p, "flink.taskmanagers", fl.taskmanagers, 1, 64)
+    _check_range(p, "flink.slotsPerTaskmanager", fl.slots_per_taskmanager, 1, 64)
+    _check_range(p, "flink.parallelism", fl.parallelism, 1, 1024)
+    if 1 <= fl.taskmanagers and 1 <= fl.slots_per_taskmanager and 1 <= fl.parallelism:
+        slots = fl.taskmanagers * fl.slots_per_taskmanager
+        if fl.parallelism > slots:
+            p.add("flink.parallelism", fl.parallelism,
+                  f"must be at most taskmanagers x slotsPerTaskmanager = {slots}, or the job never gets its slots")
+    _check_range(p, "flink.checkpointIntervalSeconds", fl.checkpoint_interval_seconds, 1, 3600)
+    _check_range(p, "flink.sessionGapMinutes", fl.session_gap_minutes, 1, 24 * 60)
+    _check_range(p, "flink.watermarkDelaySeconds", fl.watermark_delay_seconds, 0, 3600)
+    _check_range(p, "flink.sourceIdleTimeoutSeconds", fl.source_idle_timeout_seconds, 1, 3600)
+    if fl.delivery_guarantee not in DELIVERY_GUARANTEES:
+        p.add("flink.deliveryGuarantee", fl.delivery_guarantee, f"allowed: {', '.join(DELIVERY_GUARANTEES)}")
+    if fl.on_destroy not in FLINK_ON_DESTROY:
+        p.add("flink.onDestroy", fl.on_destroy, f"allowed: {', '.join(FLINK_ON_DESTROY)}")
+    for key, value in (("flink.jobmanagerMemory", fl.jobmanager_memory), ("flink.taskmanagerMemory", fl.taskmanager_memory)):
+        if not _MEMORY.fullmatch(value):
+            p.add(key, value, "must be a Flink memory size such as 1600m or 2g")
+        elif int(value[:-1]) * (1024 if value.endswith("g") else 1) < 1024:
+            p.add(key, value, "must be at least 1024m (PyFlink jobs need it)")
+
+    ch = cfg.clickhouse
+    for key, value in (("clickhouse.database", ch.database), ("clickhouse.user", ch.user),
+                       ("clickhouse.readerUser", ch.reader_user)):
+        if not _IDENTIFIER.fullmatch(value):
+            p.add(key, value, "must be an identifier: a letter or _, then letters, digits or _ (max 63)")
+    if ch.user == "default":
+        p.add("clickhouse.user", ch.user, "must not be `default` (the image removes it when a user is set)")
+    if ch.reader_user == ch.user:
+        p.add("clickhouse.readerUser", ch.reader_user, "must differ from clickhouse.user (it is read-only)")
+
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", cfg.grafana.admin_user):
+        p.add("grafana.adminUser", cfg.grafana.admin_user, "must be 1-64 of [A-Za-z0-9._@-]")
+
+    _check_range(p, "retention.rawEventsDays", cfg.retention.raw_events_days, 1, 3650)
+
+    if cfg.platform == "kubernetes":
+        kc = cfg.kubernetes
+        for key, value in (("kubernetes.namespace", kc.namespace), ("kubernetes.operatorsNamespace", kc.operators_namespace)):
+            if not _K8S_NAME.fullmatch(value):
+                p.add(key, value, "must be a DNS-1123 label (lower case letters, digits, -)")
+        if kc.storage_class and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", kc.storage_class):
+            p.add("kubernetes.storageClass", kc.storage_class, "must be a StorageClass name, or empty for the default")
+        _check_range(p, "kubernetes.kafkaReplicas", kc.kafka_replicas, 1, 99)
+        for name in ("kafka_storage_size", "clickhouse_storage_size", "grafana_storage_size", "flink_storage_size"):
+            value = getattr(kc, name)
+            if not re.fullmatch(r"[1-9][0-9]*(Mi|Gi|Ti)", value):
+                p.add(f"kubernetes.{_camel(name)}", value, "must be a quantity such as 20Gi")
+        if not kc.flink_image:
+            p.add("kubernetes.flinkImage", kc.flink_image,
+                  "required on kubernetes: an image built from images/flink and pushed to your registry")
+        elif not _IMAGE_REF.fullmatch(kc.flink_image):
+            p.add("kubernetes.flinkImage", kc.flink_image, "must be an image reference pinned to a tag")
+        if not kc.connect_image and not kc.connect_build_registry:
+            p.add("kubernetes.connectImage", kc.connect_image,
+                  "set a prebuilt Connect image with datagen, or kubernetes.connectBuildRegistry for Strimzi to build one")
+
+
+def read_raw_config() -> dict[str, Any]:
+    """All `clickstreamer:*` stack values. Secret values are included only so that `parse_config`
+    can check them; the pipeline reads them again as secret Outputs."""
+    import pulumi.runtime.config as runtime_config
+
+    prefix = f"{NAMESPACE}:"
+    # The engine hands config over in PULUMI_CONFIG; tests and the Automation API may set it
+    # in-process instead. Read both, in-process winning.
+    merged = {**(runtime_config.get_config_env() or {}), **runtime_config.CONFIG.get()}
+    return {key[len(prefix):]: value for key, value in merged.items() if key.startswith(prefix)}
+
+
+def load_config() -> PipelineConfig:
+    """Read and validate the stack config; raise `ConfigError` before any resource exists."""
+    return parse_config(read_raw_config())

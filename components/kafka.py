@@ -1,0 +1,151 @@
+"""Kafka: one KRaft broker+controller (`confluentinc/cp-kafka`) with its data volume, and the
+topics of the pipeline as resources (datagen's `pageviews`, and the insight topics the Flink job
+writes and ClickHouse reads: docs/data-contract.md).
+
+Two listeners: `PLAINTEXT://kafka:29092` for containers on the stack network, and
+`PLAINTEXT_HOST` published on the host for host clients (the topic provider, the user's tools).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from .docker_common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .resources.topic import KafkaTopic
+
+INTERNAL_HOST = "kafka"
+INTERNAL_PORT = 29092
+CONTROLLER_PORT = 29093
+HOST_LISTENER_PORT = 9092  # inside the container; published on the configured host port
+
+# docs/data-contract.md: the Flink job writes these, ClickHouse reads them.
+INSIGHT_TOPICS = {
+    "events": "clickstream.events",
+    "page_stats": "clickstream.page_stats_1m",
+    "user_activity": "clickstream.user_activity_1m",
+    "sessions": "clickstream.sessions",
+    "malformed": "clickstream.malformed",
+}
+
+
+@dataclass
+class KafkaArgs:
+    placement: DockerPlacement
+    image: str  # pinned cp-kafka image; changing it replaces the broker container (data volume kept)
+    cluster_id: str  # KRaft cluster id; must stay the same for the volume's lifetime
+    host_port: int  # host port of the PLAINTEXT_HOST listener
+    heap: str = "1g"  # broker JVM heap
+    pageviews_topic: str = "pageviews"
+    pageviews_partitions: int = 3  # raising is in place; lowering is refused unless allow_data_loss
+    pageviews_retention_hours: int = 168
+    insight_partitions: int = 3
+    allow_data_loss: bool = False  # let topic changes that drop data through
+    insight_topics: dict = field(default_factory=lambda: dict(INSIGHT_TOPICS))
+
+
+def kafka_environment(args: KafkaArgs) -> list[str]:
+    """The cp-kafka env for a single-node KRaft broker (reference/images.md §1.4–1.8)."""
+    host = args.placement.host_address
+    return [
+        "KAFKA_NODE_ID=1",
+        "KAFKA_PROCESS_ROLES=broker,controller",
+        f"KAFKA_CONTROLLER_QUORUM_VOTERS=1@{INTERNAL_HOST}:{CONTROLLER_PORT}",
+        # Explicit: the image would derive listeners from the advertised ones and drop CONTROLLER.
+        f"KAFKA_LISTENERS=PLAINTEXT://0.0.0.0:{INTERNAL_PORT},CONTROLLER://0.0.0.0:{CONTROLLER_PORT},"
+        f"PLAINTEXT_HOST://0.0.0.0:{HOST_LISTENER_PORT}",
+        f"KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://{INTERNAL_HOST}:{INTERNAL_PORT},"
+        f"PLAINTEXT_HOST://{host}:{args.host_port}",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT",
+        "KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER",
+        "KAFKA_INTER_BROKER_LISTENER_NAME=PLAINTEXT",
+        f"CLUSTER_ID={args.cluster_id}",
+        "KAFKA_LOG_DIRS=/var/lib/kafka/data",
+        # One broker: internal topics cannot have the default replication factor of 3.
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0",
+        # Topics are Pulumi resources; a typo must not silently create a new one.
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE=false",
+        f"KAFKA_HEAP_OPTS=-Xms{args.heap} -Xmx{args.heap}",
+    ]
+
+
+class Kafka(pulumi.ComponentResource):
+    """The broker container and the pipeline's topics."""
+
+    container: docker.Container
+    """The broker; created (wait=True) only once its healthcheck passes."""
+    internal_bootstrap: str
+    """Bootstrap address for containers on the stack network (`kafka:29092`)."""
+    host_bootstrap: str
+    """Bootstrap address for clients on the Docker host."""
+    pageviews: KafkaTopic
+    """The topic datagen writes."""
+    insight_topics: dict[str, KafkaTopic]
+    """The topics the Flink job writes, by role (docs/data-contract.md)."""
+
+    def __init__(self, name: str, args: KafkaArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("clickstreamer:index:Kafka", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        p = args.placement
+        self.internal_bootstrap = f"{INTERNAL_HOST}:{INTERNAL_PORT}"
+        self.host_bootstrap = f"{p.host_address}:{args.host_port}"
+
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child)
+        self.container = docker.Container(
+            f"{name}-broker",
+            image=image.image_id,
+            hostname=INTERNAL_HOST,
+            networks_advanced=p.network(INTERNAL_HOST),
+            envs=kafka_environment(args),
+            ports=[p.publish(HOST_LISTENER_PORT, args.host_port)],
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/kafka/data")],
+            healthcheck=healthcheck(
+                f"kafka-broker-api-versions --bootstrap-server {INTERNAL_HOST}:{INTERNAL_PORT} >/dev/null 2>&1",
+                interval=10, timeout=30, retries=18, start_period=20,
+            ),
+            labels=p.labels("kafka"),
+            restart=RESTART_POLICY,
+            must_run=True,
+            wait=True,
+            wait_timeout=300,
+            opts=replace_safely(child),
+        )
+
+        topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.container])
+        hours_ms = 3600 * 1000
+        self.pageviews = KafkaTopic(
+            f"{name}-topic-pageviews",
+            bootstrap_servers=self.host_bootstrap,
+            topic=args.pageviews_topic,
+            partitions=args.pageviews_partitions,
+            replication_factor=1,
+            config={"retention.ms": str(args.pageviews_retention_hours * hours_ms), "cleanup.policy": "delete"},
+            allow_data_loss=args.allow_data_loss,
+            opts=topic_opts,
+        )
+        self.insight_topics = {
+            role: KafkaTopic(
+                f"{name}-topic-{role.replace('_', '-')}",
+                bootstrap_servers=self.host_bootstrap,
+                topic=topic,
+                partitions=args.insight_partitions,
+                replication_factor=1,
+                config={"retention.ms": str(args.pageviews_retention_hours * hours_ms), "cleanup.policy": "delete"},
+                allow_data_loss=args.allow_data_loss,
+                opts=topic_opts,
+            )
+            for role, topic in args.insight_topics.items()
+        }
+        self.register_outputs({
+            "container": self.container,
+            "internal_bootstrap": self.internal_bootstrap,
+            "host_bootstrap": self.host_bootstrap,
+            "pageviews": self.pageviews,
+            "insight_topics": self.insight_topics,
+        })

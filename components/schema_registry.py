@@ -1,0 +1,69 @@
+"""Schema Registry (`confluentinc/cp-schema-registry`): holds the Avro schema datagen registers for
+`pageviews` (subject `pageviews-value`). Its state lives in Kafka's `_schemas` topic, so it has
+no volume of its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+
+from .docker_common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+
+INTERNAL_HOST = "schema-registry"
+PORT = 8081
+
+
+@dataclass
+class SchemaRegistryArgs:
+    placement: DockerPlacement
+    image: str  # pinned cp-schema-registry image; changing it replaces the container
+    kafka_bootstrap: str  # internal bootstrap address (kafka:29092)
+    host_port: int  # host port for the REST API (8081 by default; Flink's UI moves to 8082)
+    kafka: pulumi.Resource  # the broker container: created only after it is healthy
+
+
+def schema_registry_environment(args: SchemaRegistryArgs) -> list[str]:
+    return [
+        f"SCHEMA_REGISTRY_HOST_NAME={INTERNAL_HOST}",
+        f"SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS=PLAINTEXT://{args.kafka_bootstrap}",
+        # SCHEMA_REGISTRY_PORT is refused by the image; LISTENERS is the supported key.
+        f"SCHEMA_REGISTRY_LISTENERS=http://0.0.0.0:{PORT}",
+        "SCHEMA_REGISTRY_HEAP_OPTS=-Xms256m -Xmx512m",
+    ]
+
+
+class SchemaRegistry(pulumi.ComponentResource):
+    container: docker.Container
+    internal_url: str
+    """URL for containers on the stack network."""
+    url: str
+    """URL on the Docker host."""
+
+    def __init__(self, name: str, args: SchemaRegistryArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("clickstreamer:index:SchemaRegistry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        p = args.placement
+        self.internal_url = f"http://{INTERNAL_HOST}:{PORT}"
+        self.url = p.url(args.host_port)
+
+        image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
+        self.container = docker.Container(
+            f"{name}-server",
+            image=image.image_id,
+            hostname=INTERNAL_HOST,
+            networks_advanced=p.network(INTERNAL_HOST),
+            envs=schema_registry_environment(args),
+            ports=[p.publish(PORT, args.host_port)],
+            healthcheck=healthcheck(f"curl -fsS http://localhost:{PORT}/subjects >/dev/null",
+                                    interval=5, timeout=5, retries=36, start_period=15),
+            labels=p.labels("schema-registry"),
+            restart=RESTART_POLICY,
+            must_run=True,
+            wait=True,
+            wait_timeout=240,
+            opts=replace_safely(child, depends_on=[args.kafka]),
+        )
+        self.register_outputs({"container": self.container, "internal_url": self.internal_url, "url": self.url})

@@ -1,0 +1,86 @@
+"""Stack configuration: defaults, typing, and one clear error per bad key, raised before any
+resource is registered."""
+from __future__ import annotations
+
+import pytest
+
+from components.config import PipelineConfig, parse_config
+from components.errors import ConfigError
+from tests.unit.harness import Recording, build_program
+
+
+def test_defaults_are_valid_and_resolve_the_8081_clash():
+    cfg = parse_config({})
+    assert cfg == PipelineConfig()
+    assert cfg.ports.schema_registry == 8081 and cfg.ports.flink_ui != cfg.ports.schema_registry
+    assert cfg.bind_address == "127.0.0.1"
+
+
+def test_values_typed_as_strings_by_the_cli_are_accepted():
+    cfg = parse_config({"flink": {"taskmanagers": "2", "slotsPerTaskmanager": "3", "parallelism": "6"},
+                        "grafana": {"anonymousAccess": "true"}, "ports": '{"grafana": "3300"}'})
+    assert (cfg.flink.taskmanagers, cfg.flink.slots_per_taskmanager, cfg.flink.parallelism) == (2, 3, 6)
+    assert cfg.grafana.anonymous_access is True and cfg.ports.grafana == 3300
+
+
+BAD_CONFIGS = [
+    # (config, key named in the error, words of what is allowed)
+    ({"platform": "swarm"}, "clickstreamer:platform", "docker, kubernetes"),
+    ({"bindAddress": "localhost"}, "clickstreamer:bindAddress", "IP address"),
+    ({"images": {"kafka": "confluentinc/cp-kafka"}}, "clickstreamer:images.kafka", "pinned to a tag"),
+    ({"images": {"grafanaBase": "grafana/grafana:latest"}}, "clickstreamer:images.grafanaBase", "not :latest"),
+    ({"images": {"datagenVersion": "0.7.1"}}, "clickstreamer:images.datagenVersion", "0.6.x"),
+    ({"ports": {"flinkUi": 8081}}, "clickstreamer:ports.flinkUi", "already used by ports.schemaRegistry"),
+    ({"ports": {"grafana": 70000}}, "clickstreamer:ports.grafana", "between 1 and 65535"),
+    ({"ports": {"kafka": "ninety"}}, "clickstreamer:ports.kafka", "whole number"),
+    ({"kafka": {"clusterId": "not-a-cluster-id"}}, "clickstreamer:kafka.clusterId", "22-character"),
+    ({"kafka": {"pageviewsPartitions": 0}}, "clickstreamer:kafka.pageviewsPartitions", "between 1 and 1000"),
+    ({"kafka": {"pageviewsTopic": "page views"}}, "clickstreamer:kafka.pageviewsTopic", "Kafka topic name"),
+    ({"datagen": {"quickstart": "users"}}, "clickstreamer:datagen.quickstart", "pageviews"),
+    ({"datagen": {"iterations": 0}}, "clickstreamer:datagen.iterations", "-1 for unlimited"),
+    ({"datagen": {"maxInterval": 100}}, "clickstreamer:datagen.maxInterval", "unknown key; allowed: iterations, maxIntervalMs"),
+    ({"flink": {"parallelism": 5}}, "clickstreamer:flink.parallelism", "taskmanagers x slotsPerTaskmanager = 2"),
+    ({"flink": {"taskmanagers": 0}}, "clickstreamer:flink.taskmanagers", "between 1 and 64"),
+    ({"flink": {"onDestroy": "drop"}}, "clickstreamer:flink.onDestroy", "savepoint, cancel"),
+    ({"flink": {"taskmanagerMemory": "512m"}}, "clickstreamer:flink.taskmanagerMemory", "at least 1024m"),
+    ({"flink": {"checkpointIntervalSeconds": "often"}}, "clickstreamer:flink.checkpointIntervalSeconds", "whole number"),
+    ({"clickhouse": {"database": "click-stream"}}, "clickstreamer:clickhouse.database", "identifier"),
+    ({"clickhouse": {"user": "default"}}, "clickstreamer:clickhouse.user", "must not be `default`"),
+    ({"clickhouse": {"readerUser": "clickstream"}}, "clickstreamer:clickhouse.readerUser", "must differ"),
+    ({"grafana": {"anonymousAccess": "maybe"}}, "clickstreamer:grafana.anonymousAccess", "true or false"),
+    ({"retention": {"rawEventsDays": 0}}, "clickstreamer:retention.rawEventsDays", "between 1 and 3650"),
+    ({"flink": "parallelism=2"}, "clickstreamer:flink", "must be an object"),
+    ({"colour": "blue"}, "clickstreamer:colour", "unknown key"),
+    ({"platform": "kubernetes"}, "clickstreamer:kubernetes.flinkImage", "required on kubernetes"),
+]
+
+
+@pytest.mark.parametrize("config, key, allowed", BAD_CONFIGS, ids=[c[1].split(":")[1] for c in BAD_CONFIGS])
+def test_bad_config_fails_before_any_resource_naming_the_key(config, key, allowed):
+    recording = Recording()
+    with pytest.raises(Exception) as caught:
+        build_program(config, recording=recording)
+    message = str(caught.value)
+    lines = [line for line in message.splitlines() if f"{key} = " in line]
+    assert lines, f"{key} not named in:\n{message}"
+    assert allowed in lines[0], lines[0]
+    assert recording.resources == [], f"registered before failing: {[r.name for r in recording.resources]}"
+
+
+def test_every_bad_key_is_reported_at_once():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"platform": "swarm", "ports": {"grafana": 0}, "flink": {"onDestroy": "x"}})
+    assert len(caught.value.problems) == 3
+
+
+def test_a_bad_secret_is_named_without_showing_it():
+    with pytest.raises(Exception) as caught:
+        build_program(secrets={"clickhousePassword": "short pw"})
+    message = str(caught.value)
+    assert "clickstreamer:clickhousePassword = [secret]" in message and "short pw" not in message
+
+
+def test_secret_values_never_show_in_config_repr():
+    from components.pipeline import PipelineSecrets
+
+    assert "hunter2" not in repr(PipelineSecrets(clickhouse_password="hunter2hunter2"))

@@ -1,0 +1,267 @@
+"""The whole program on the Docker platform, built under Pulumi's mocks: services, image contracts,
+published ports, health-gated ordering, secrets and outputs. Each test builds the program fresh."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from components.pipeline import OUTPUT_KEYS
+from tests.unit.harness import (Recording, build_program, built_image_id, generated_password, plain_strings,
+                                 pulled_image_id)
+
+CONTAINER = "docker:index/container:Container"
+
+
+@pytest.fixture(scope="module")
+def program() -> Recording:
+    return build_program()
+
+
+def env_of(container) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in container.inputs.get("envs", []))
+
+
+def image_name_of(rec: Recording, container) -> str:
+    """The image reference a container runs: pulled (RemoteImage) or built FROM a base (Image)."""
+    image_id = container.inputs["image"]
+    for r in rec.of_type("docker:index/remoteImage:RemoteImage"):
+        if image_id == pulled_image_id(r.inputs["name"]):
+            return r.inputs["name"]
+    for r in rec.of_type("docker:index/image:Image"):
+        if image_id == built_image_id(r.name):
+            args = r.inputs["build"]["args"]
+            return next(v for k, v in args.items() if k.endswith("_BASE"))
+    raise AssertionError(f"{container.name}: image {image_id} comes from no image resource")
+
+
+def test_every_service_runs_its_pinned_image(program):
+    expected = {
+        "clickstream-kafka-broker": "confluentinc/cp-kafka:7.4.1",
+        "clickstream-schema-registry-server": "confluentinc/cp-schema-registry:7.4.1",
+        "clickstream-connect-worker": "confluentinc/cp-kafka-connect:7.4.1",
+        "clickstream-clickhouse-server": "clickhouse/clickhouse-server:24.7.3",
+        "clickstream-flink-jobmanager": "flink:1.20.3-scala_2.12-java17",
+        "clickstream-flink-taskmanager-0": "flink:1.20.3-scala_2.12-java17",
+        "clickstream-grafana-server": "grafana/grafana:11.1.1",
+    }
+    containers = {c.name: c for c in program.of_type(CONTAINER)}
+    assert set(containers) == set(expected), f"containers: {sorted(containers)}"
+    for name, image in expected.items():
+        assert image_name_of(program, containers[name]) == image, name
+
+
+def test_built_images_pin_their_additions(program):
+    images = {r.name: r.inputs for r in program.of_type("docker:index/image:Image")}
+    assert images["clickstream-connect-image"]["build"]["args"]["DATAGEN_VERSION"] == "0.6.5"
+    assert images["clickstream-grafana-image"]["build"]["args"]["CLICKHOUSE_PLUGIN_VERSION"] == "4.14.1"
+    for name, inputs in images.items():
+        assert inputs["skipPush"] is True, f"{name} would be pushed to a registry"
+        assert not inputs["imageName"].endswith(":latest"), name
+
+
+def test_data_lives_in_named_volumes(program):
+    volumes = {r.name for r in program.of_type("docker:index/volume:Volume")}
+    assert volumes == {"clickstream-kafka-data", "clickstream-clickhouse-data", "clickstream-grafana-data",
+                       "clickstream-flink-data"}
+    mounts = {
+        "clickstream-kafka-broker": "/var/lib/kafka/data",
+        "clickstream-clickhouse-server": "/var/lib/clickhouse",
+        "clickstream-grafana-server": "/var/lib/grafana",
+    }
+    for name, path in mounts.items():
+        volumes_in = program.named(name).inputs.get("volumes", [])
+        assert [v["containerPath"] for v in volumes_in] == [path], name
+    for name in ("clickstream-flink-jobmanager", "clickstream-flink-taskmanager-0"):
+        targets = {m["target"]: m["type"] for m in program.named(name).inputs["mounts"]}
+        assert targets["/opt/flink/data"] == "volume", f"{name}: checkpoints/savepoints not on the shared volume"
+
+
+def test_kafka_env_is_a_valid_single_node_kraft_broker(program):
+    env = env_of(program.named("clickstream-kafka-broker"))
+    for key in ("KAFKA_PROCESS_ROLES", "KAFKA_NODE_ID", "CLUSTER_ID", "KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS",
+                "KAFKA_CONTROLLER_QUORUM_VOTERS", "KAFKA_CONTROLLER_LISTENER_NAMES", "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"):
+        assert env.get(key), f"kafka: {key} is required by cp-kafka in KRaft mode"
+    for refused in ("KAFKA_ADVERTISED_PORT", "KAFKA_ADVERTISED_HOST", "KAFKA_HOST", "KAFKA_PORT", "KAFKA_ZOOKEEPER_CONNECT"):
+        assert refused not in env, f"kafka: cp-kafka's configure exits when {refused} is set"
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    controller = env["KAFKA_CONTROLLER_LISTENER_NAMES"]
+    assert controller in listeners, "kafka: the controller listener must be listened on"
+    assert controller not in advertised, "kafka: a KRaft broker must not advertise its controller listener"
+    assert set(listeners) <= set(protocols), "kafka: every listener needs a security protocol"
+    assert set(advertised) <= set(listeners), "kafka: every advertised listener must be listened on"
+    assert env["KAFKA_INTER_BROKER_LISTENER_NAME"] in advertised
+    assert advertised["PLAINTEXT"] == "kafka:29092", "kafka: containers reach the broker as kafka:29092"
+    assert advertised["PLAINTEXT_HOST"] == "127.0.0.1:9092", "kafka: host clients use the published port"
+    node_id = env["KAFKA_NODE_ID"]
+    voter_host_port = env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split("@")
+    assert voter_host_port[0] == node_id and voter_host_port[1].endswith(listeners[controller].split(":")[-1])
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"])
+    for key in ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"):
+        assert env[key] == "1", f"kafka: {key} must be 1 on a single broker"
+    assert program.named("clickstream-kafka-broker").inputs["hostname"] == "kafka"
+
+
+def test_schema_registry_and_connect_env_satisfy_their_images(program):
+    sr = env_of(program.named("clickstream-schema-registry-server"))
+    assert sr["SCHEMA_REGISTRY_HOST_NAME"] and sr["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"].endswith("kafka:29092")
+    assert "SCHEMA_REGISTRY_PORT" not in sr, "schema registry: the image exits when SCHEMA_REGISTRY_PORT is set"
+
+    connect = env_of(program.named("clickstream-connect-worker"))
+    for key in ("CONNECT_BOOTSTRAP_SERVERS", "CONNECT_GROUP_ID", "CONNECT_CONFIG_STORAGE_TOPIC",
+                "CONNECT_OFFSET_STORAGE_TOPIC", "CONNECT_STATUS_STORAGE_TOPIC", "CONNECT_KEY_CONVERTER",
+                "CONNECT_VALUE_CONVERTER", "CONNECT_REST_ADVERTISED_HOST_NAME"):
+        assert connect.get(key), f"connect: {key} is required by cp-kafka-connect"
+    assert connect["CONNECT_VALUE_CONVERTER"] == "io.confluent.connect.avro.AvroConverter"
+    assert connect["CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL"] == "http://schema-registry:8081"
+    assert connect["CONNECT_KEY_CONVERTER"] == "org.apache.kafka.connect.storage.StringConverter"
+    assert "/usr/share/confluent-hub-components" in connect["CONNECT_PLUGIN_PATH"].split(",")
+    for key in ("CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR", "CONNECT_OFFSET_STORAGE_REPLICATION_FACTOR",
+                "CONNECT_STATUS_STORAGE_REPLICATION_FACTOR"):
+        assert connect[key] == "1", f"connect: {key} must be 1 on a single broker"
+    worker = program.named("clickstream-connect-worker")
+    assert worker.inputs["hostname"] == connect["CONNECT_REST_ADVERTISED_HOST_NAME"], \
+        "connect: the image healthcheck curls the advertised host name from inside the container"
+
+
+def test_flink_properties_survive_the_1_20_entrypoint(program):
+    jm = program.named("clickstream-flink-jobmanager")
+    props = env_of(jm)["FLINK_PROPERTIES"].splitlines()
+    parsed = {}
+    for line in props:
+        key, value = line.split(": ", 1)
+        assert not re.search(r"\s", value), f"flink: {key} has whitespace, which the 1.20 entrypoint strips"
+        parsed[key] = value
+    assert parsed["jobmanager.rpc.address"] == jm.inputs["hostname"]
+    assert parsed["execution.checkpointing.storage"] == "filesystem", "stop-with-savepoint needs filesystem storage"
+    assert parsed["execution.checkpointing.savepoint-dir"].startswith("file:///opt/flink/data/")
+    assert parsed["taskmanager.numberOfTaskSlots"] == "2" and parsed["parallelism.default"] == "2"
+    tm = program.named("clickstream-flink-taskmanager-0")
+    assert env_of(tm)["FLINK_PROPERTIES"] == env_of(jm)["FLINK_PROPERTIES"]
+    assert jm.inputs["command"] == ["jobmanager"] and tm.inputs["command"] == ["taskmanager"]
+
+
+def test_clickhouse_has_no_open_default_user_and_a_nofile_ulimit(program):
+    server = program.named("clickstream-clickhouse-server")
+    assert {"name": "nofile", "soft": 262144, "hard": 262144} in server.inputs["ulimits"]
+    assert "uploads[0].content" in server.secret_paths(), "clickhouse: the users file holds password hashes"
+    upload = server.revealed("uploads")[0]
+    assert upload["file"].startswith("/etc/clickhouse-server/users.d/")
+    users = upload["content"]
+    assert '<default remove="remove"/>' in users, "clickhouse: the open `default` user must be removed"
+    assert "<readonly>2</readonly>" in users and "GRANT SELECT ON clickstream.*" in users
+    assert "<password>" not in users, "clickhouse: only password hashes belong in the users file"
+
+
+def test_published_ports_bind_to_localhost_by_default(program):
+    published = {}
+    for c in program.of_type(CONTAINER):
+        for port in c.inputs.get("ports", []):
+            assert port["ip"] == "127.0.0.1", f"{c.name} publishes {port['external']} on {port['ip']}"
+            published[port["external"]] = c.name
+    assert published == {
+        9092: "clickstream-kafka-broker", 8081: "clickstream-schema-registry-server",
+        8083: "clickstream-connect-worker", 8082: "clickstream-flink-jobmanager",
+        8123: "clickstream-clickhouse-server", 9000: "clickstream-clickhouse-server",
+        3000: "clickstream-grafana-server",
+    }
+
+
+def test_bind_address_and_ports_come_from_config():
+    rec = build_program({"bindAddress": "0.0.0.0", "ports": {"grafana": 3300, "flinkUi": 18081}})
+    for c in rec.of_type(CONTAINER):
+        for port in c.inputs.get("ports", []):
+            assert port["ip"] == "0.0.0.0", c.name
+    assert {"internal": 3000, "external": 3300, "ip": "0.0.0.0"} in rec.named("clickstream-grafana-server").inputs["ports"]
+    assert rec.stack_outputs["grafanaUrl"] == "http://127.0.0.1:3300"
+    assert rec.stack_outputs["flinkUrl"] == "http://127.0.0.1:18081"
+
+
+def test_containers_are_health_gated(program):
+    for c in program.of_type(CONTAINER):
+        check = c.inputs.get("healthcheck")
+        assert check and check["tests"][0] == "CMD-SHELL" and check["tests"][1], f"{c.name} has no healthcheck"
+        assert c.inputs["wait"] is True, f"{c.name}: dependents would start before it is healthy"
+        assert c.inputs["restart"] == "unless-stopped", c.name
+        assert c.inputs["mustRun"] is True, c.name
+
+
+@pytest.mark.parametrize("dependent, dependency", [
+    ("clickstream-schema-registry-server", "clickstream-kafka-broker"),
+    ("clickstream-kafka-topic-pageviews", "clickstream-kafka-broker"),
+    ("clickstream-connect-worker", "clickstream-schema-registry-server"),
+    ("clickstream-connect-datagen", "clickstream-connect-worker"),
+    ("clickstream-connect-datagen", "clickstream-kafka-topic-pageviews"),
+    ("clickstream-clickhouse-schema", "clickstream-clickhouse-server"),
+    ("clickstream-clickhouse-schema", "clickstream-kafka-topic-events"),
+    ("clickstream-flink-taskmanager-0", "clickstream-flink-jobmanager"),
+    ("clickstream-flink-job", "clickstream-flink-taskmanager-0"),
+    ("clickstream-flink-job", "clickstream-kafka-topic-pageviews"),
+    ("clickstream-flink-job", "clickstream-kafka-topic-sessions"),
+    ("clickstream-flink-job", "clickstream-schema-registry-server"),
+    ("clickstream-flink-job", "clickstream-clickhouse-schema"),
+    ("clickstream-flink-job", "clickstream-connect-datagen"),
+    ("clickstream-grafana-server", "clickstream-clickhouse-schema"),
+])
+def test_dependency_edges_of_the_design(program, dependent, dependency):
+    assert program.depends_on(dependent, dependency), f"{dependent} does not wait for {dependency}"
+
+
+def test_no_dependency_cycles(program):
+    for r in program.resources:
+        assert not program.depends_on(r.name, r.name), f"{r.name} depends on itself"
+
+
+def test_replacing_a_container_cannot_collide_on_names_or_ports(program):
+    for c in program.of_type(CONTAINER):
+        assert "name" not in c.inputs or not c.inputs["name"], f"{c.name} has a fixed container name"
+        if c.inputs.get("ports"):
+            assert c.delete_before_replace, f"{c.name}: its replacement would fail to bind the same host port"
+
+
+def test_every_password_is_secret_everywhere(program):
+    passwords = [generated_password(n) for n in (
+        "clickstream-clickhouse-password", "clickstream-clickhouse-reader-password", "clickstream-grafana-admin-password")]
+    for r in program.resources:
+        for text in plain_strings(r.raw_inputs):
+            for pw in passwords:
+                assert pw not in text, f"{r.name} carries a password outside a secret"
+    for c in program.of_type(CONTAINER):
+        for item in c.inputs.get("envs", []):
+            assert not re.search(r"PASSWORD=", item), f"{c.name} puts a password in its environment: {item.split('=')[0]}"
+    assert {"grafanaAdminPassword", "clickhousePassword", "clickhouseReaderPassword"} <= program.secret_outputs
+    assert "password" in program.named("clickstream-clickhouse-schema").secret_paths()
+
+
+def test_given_passwords_are_used_and_stay_secret():
+    given = {"clickhousePassword": "owner-pass-1234567", "grafanaAdminPassword": "admin-pass-1234567"}
+    rec = build_program(secrets=given)
+    assert not rec.of_type("random:index/randomPassword:RandomPassword") or \
+        {r.name for r in rec.of_type("random:index/randomPassword:RandomPassword")} == {"clickstream-clickhouse-reader-password"}
+    assert rec.stack_outputs["clickhousePassword"] == "owner-pass-1234567"
+    assert "clickhousePassword" in rec.secret_outputs
+    for r in rec.resources:
+        for text in plain_strings(r.raw_inputs):
+            assert "owner-pass-1234567" not in text and "admin-pass-1234567" not in text, r.name
+
+
+def test_outputs_carry_every_url(program):
+    out = program.stack_outputs
+    assert set(OUTPUT_KEYS) <= set(out), f"missing outputs: {set(OUTPUT_KEYS) - set(out)}"
+    for key in ("grafanaUrl", "flinkUrl", "connectUrl", "schemaRegistryUrl", "clickhouseUrl"):
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", out[key]), f"{key} = {out[key]}"
+    assert out["kafkaBootstrap"] == "127.0.0.1:9092"
+
+
+def test_flink_job_is_submitted_with_its_code_hash_and_endpoints(program):
+    job = program.named("clickstream-flink-job")
+    assert re.fullmatch(r"[0-9a-f]{64}", job.inputs["code_hash"])
+    args = job.inputs["args"]
+    pairs = dict(zip(args[::2], args[1::2]))
+    assert pairs["--bootstrap-servers"] == "kafka:29092"
+    assert pairs["--schema-registry-url"] == "http://schema-registry:8081"
+    assert job.inputs["job_path"].startswith("/opt/flink/usrlib/clickstream/")
+    assert job.inputs["parallelism"] == 2
