@@ -133,6 +133,29 @@ class KubernetesSettings:
     connect_build_registry: str = ""  # where Strimzi pushes the image it builds (required then)
     flink_image: str = ""  # image with PyFlink + jars (images/flink); required on kubernetes
     grafana_image: str = ""  # image with the ClickHouse plugin baked (images/grafana); empty: plugin installed by the chart
+    create_namespaces: bool = True  # false: both namespaces exist already (made by a cluster admin)
+    kafka_controller_replicas: int = 0  # 0: brokers are also the KRaft controllers; else a dedicated pool
+    kafka_controller_storage_size: str = "5Gi"  # per controller, only with a dedicated controller pool
+    kafka_cpu: str = "500m"  # CPU request per broker (and per controller)
+    kafka_memory: str = "2Gi"  # memory request and limit per broker; kafka.heap is the JVM heap inside it
+    schema_registry_replicas: int = 1
+    schema_registry_cpu: str = "100m"
+    schema_registry_memory: str = "768Mi"
+    connect_replicas: int = 1  # Connect workers; datagen.tasksMax tasks spread over them
+    connect_cpu: str = "250m"
+    connect_memory: str = "1536Mi"
+    connect_push_secret: str = ""  # dockerconfigjson Secret Strimzi pushes its built image with
+    clickhouse_cpu: str = "500m"
+    clickhouse_memory: str = "4Gi"
+    clickhouse_url: str = ""  # ClickHouse HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
+    clickhouse_load_balancer_source_ranges: str = ""  # comma-separated CIDRs allowed through that LoadBalancer
+    grafana_cpu: str = "100m"
+    grafana_memory: str = "512Mi"
+    flink_jobmanager_cpu: str = "1"
+    flink_taskmanager_cpu: str = "1"  # memory of both: flink.jobmanagerMemory / flink.taskmanagerMemory
+    flink_state_dir: str = ""  # s3://, gs://, abfss://... for checkpoints/savepoints; empty: a shared PVC
+    flink_storage_access_mode: str = "ReadWriteMany"  # of that PVC; ReadWriteOnce only on one-node clusters
+    flink_job_state: str = "running"  # `suspended` stops the job with a savepoint (do it before destroy)
 
 
 @dataclass(frozen=True)
@@ -386,6 +409,76 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
         if not kc.connect_image and not kc.connect_build_registry:
             p.add("kubernetes.connectImage", kc.connect_image,
                   "set a prebuilt Connect image with datagen, or kubernetes.connectBuildRegistry for Strimzi to build one")
+        _validate_kubernetes(kc, cfg, p)
+
+
+_CPU = re.compile(r"^(?:[1-9][0-9]*m|[0-9]+(?:\.[0-9]{1,3})?)$")
+_K8S_MEMORY = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
+_REGISTRY_PATH = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$")
+FLINK_STATE_SCHEMES = ("s3", "s3a", "s3p", "gs", "abfs", "abfss", "wasb", "wasbs", "oss", "hdfs")
+FLINK_STORAGE_ACCESS_MODES = ("ReadWriteMany", "ReadWriteOnce")
+FLINK_JOB_STATES = ("running", "suspended")
+
+
+def _mebibytes(quantity: str) -> int:
+    """`512m`/`1g` (JVM) or `512Mi`/`2Gi` (Kubernetes) in MiB."""
+    number, unit = re.fullmatch(r"([0-9]+)([A-Za-z]+)", quantity).groups()
+    return int(number) * (1024 if unit.lower().startswith("g") else 1)
+
+
+def _validate_kubernetes(kc: KubernetesSettings, cfg: PipelineConfig, p: _Problems) -> None:
+    """The checks added with the Kubernetes platform (components/k8s/)."""
+    if kc.namespace == kc.operators_namespace:
+        p.add("kubernetes.operatorsNamespace", kc.operators_namespace,
+              "must differ from kubernetes.namespace (the operator charts watch the pipeline's namespace "
+              "and refuse to watch their own)")
+    if kc.kafka_controller_replicas != 0 and (not 1 <= kc.kafka_controller_replicas <= 9
+                                              or kc.kafka_controller_replicas % 2 == 0):
+        p.add("kubernetes.kafkaControllerReplicas", kc.kafka_controller_replicas,
+              "must be 0 (brokers are controllers) or an odd number from 1 to 9 (a KRaft quorum)")
+    if not re.fullmatch(r"[1-9][0-9]*(Mi|Gi|Ti)", kc.kafka_controller_storage_size):
+        p.add("kubernetes.kafkaControllerStorageSize", kc.kafka_controller_storage_size, "must be a quantity such as 5Gi")
+    for name in ("schema_registry_replicas", "connect_replicas"):
+        _check_range(p, f"kubernetes.{_camel(name)}", getattr(kc, name), 1, 20)
+    for service in ("kafka", "schema_registry", "connect", "clickhouse", "grafana", "flink_jobmanager", "flink_taskmanager"):
+        cpu = getattr(kc, f"{service}_cpu")
+        if not _CPU.fullmatch(cpu) or cpu.rstrip("m").strip("0.") == "":
+            p.add(f"kubernetes.{_camel(service)}Cpu", cpu, "must be a CPU quantity above 0 such as 500m or 2")
+    for service in ("kafka", "schema_registry", "connect", "clickhouse", "grafana"):
+        memory = getattr(kc, f"{service}_memory")
+        if not _K8S_MEMORY.fullmatch(memory):
+            p.add(f"kubernetes.{_camel(service)}Memory", memory, "must be a memory quantity such as 768Mi or 4Gi")
+    if _K8S_MEMORY.fullmatch(kc.kafka_memory) and re.fullmatch(r"[1-9][0-9]*[mg]", cfg.kafka.heap) \
+            and _mebibytes(kc.kafka_memory) < _mebibytes(cfg.kafka.heap) + 512:
+        p.add("kubernetes.kafkaMemory", kc.kafka_memory,
+              f"must leave at least 512Mi above kafka.heap = {cfg.kafka.heap} (page cache, metaspace, buffers)")
+    for key, value in (("kubernetes.connectImage", kc.connect_image), ("kubernetes.grafanaImage", kc.grafana_image)):
+        if value and (not _IMAGE_REF.fullmatch(value) or value.endswith(":latest")):
+            p.add(key, value, "must be an image reference pinned to a tag (name:tag, not :latest), or empty")
+    if kc.connect_build_registry and not _REGISTRY_PATH.fullmatch(kc.connect_build_registry):
+        p.add("kubernetes.connectBuildRegistry", kc.connect_build_registry,
+              "must be a registry and repository path without a tag, such as registry.example.com/team")
+    if kc.connect_push_secret and not _K8S_NAME.fullmatch(kc.connect_push_secret):
+        p.add("kubernetes.connectPushSecret", kc.connect_push_secret, "must be the name of a Secret (DNS-1123 label)")
+    if kc.clickhouse_url and not re.fullmatch(r"https?://[^/:\s]+(:[0-9]{1,5})?/?", kc.clickhouse_url):
+        p.add("kubernetes.clickhouseUrl", kc.clickhouse_url,
+              "must be empty (a LoadBalancer Service is made) or an http(s)://host[:port] URL reachable from `pulumi up`")
+    for cidr in filter(None, (c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(","))):
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            p.add("kubernetes.clickhouseLoadBalancerSourceRanges", kc.clickhouse_load_balancer_source_ranges,
+                  f"{cidr!r} is not a CIDR; give comma-separated CIDRs such as 203.0.113.0/24")
+            break
+    if kc.flink_state_dir and not re.fullmatch(rf"(?:{'|'.join(FLINK_STATE_SCHEMES)})://[^\s/]+(?:/\S*)?",
+                                                kc.flink_state_dir):
+        p.add("kubernetes.flinkStateDir", kc.flink_state_dir,
+              f"must be empty (a shared PVC) or a URI with scheme {', '.join(FLINK_STATE_SCHEMES)}")
+    if kc.flink_storage_access_mode not in FLINK_STORAGE_ACCESS_MODES:
+        p.add("kubernetes.flinkStorageAccessMode", kc.flink_storage_access_mode,
+              f"allowed: {', '.join(FLINK_STORAGE_ACCESS_MODES)}")
+    if kc.flink_job_state not in FLINK_JOB_STATES:
+        p.add("kubernetes.flinkJobState", kc.flink_job_state, f"allowed: {', '.join(FLINK_JOB_STATES)}")
 
 
 def read_raw_config() -> dict[str, Any]:

@@ -135,6 +135,32 @@ def generated_password(name: str) -> str:
     return f"generated-{hashlib.sha1(name.encode()).hexdigest()[:16]}"
 
 
+# What the live objects of the Kubernetes platform report once their operators are done.
+LOAD_BALANCER_IP = "203.0.113.10"  # TEST-NET-3: documentation address
+FLINK_JOB_ID = "5c6f1a2b3d4e5f60718293a4b5c6d7e8"
+FLINK_SAVEPOINT = "file:///opt/flink/data/savepoints/savepoint-5c6f1a-0123456789ab"
+
+
+def _kubernetes_outputs(type_: str, name: str, outputs: dict) -> None:
+    """pulumi-kubernetes returns the live object: auto-named objects get a suffixed name, and the
+    status the operators (or Kubernetes) write once the object is ready."""
+    metadata = dict(outputs.get("metadata") or {})
+    if not metadata.get("name") and type_ != "kubernetes:helm.sh/v3:Release":
+        metadata["name"] = f"{name}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+        outputs["metadata"] = metadata
+    kind = type_.rsplit(":", 1)[-1]
+    if type_ == "kubernetes:core/v1:Service" and (outputs.get("spec") or {}).get("type") == "LoadBalancer":
+        outputs["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_IP}]}}
+    elif kind == "FlinkDeployment":
+        outputs["status"] = {"lifecycleState": "STABLE", "jobManagerDeploymentStatus": "READY",
+                             "jobStatus": {"jobId": FLINK_JOB_ID, "state": "RUNNING",
+                                           "upgradeSavepointPath": FLINK_SAVEPOINT}}
+    elif kind == "ClickHouseInstallation":
+        outputs["status"] = {"status": "Completed"}
+    elif type_.startswith("kubernetes:kafka.strimzi.io/"):
+        outputs["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+
+
 class RealisticMocks(pulumi.runtime.Mocks):
     """Outputs shaped like the real providers' (wire names), derived from the inputs."""
 
@@ -159,6 +185,8 @@ class RealisticMocks(pulumi.runtime.Mocks):
             outputs.setdefault("version", "000")
             outputs.setdefault("last_savepoint", "")
             outputs.setdefault("state", "RUNNING")
+        elif t.startswith("kubernetes:"):
+            _kubernetes_outputs(t, args.name, outputs)
         return [f"{args.name}-id", outputs]
 
     def call(self, args: pulumi.runtime.MockCallArgs):

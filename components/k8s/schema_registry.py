@@ -1,0 +1,91 @@
+"""Schema Registry on Kubernetes: the same `confluentinc/cp-schema-registry` image as the Docker
+platform, as a Deployment behind a Service. No operator: the registry is stateless (its schemas
+live in Kafka's `_schemas` topic), so replicas elect a leader through Kafka and any one serves
+reads; a Deployment is what such a service needs.
+
+Two traps of the image on Kubernetes are avoided here: service links are off (a Service named
+`schema-registry` would inject `SCHEMA_REGISTRY_PORT`, and the image exits when that is set), and
+each replica advertises its pod IP (the host name replicas forward writes to the leader with).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .common import K8sPlacement, resources
+
+SERVICE_NAME = "schema-registry"
+PORT = 8081
+
+
+@dataclass
+class SchemaRegistryArgs:
+    placement: K8sPlacement
+    image: str  # pinned cp-schema-registry image (images.schemaRegistry); a change rolls the pods
+    kafka_bootstrap: str  # in-cluster bootstrap of the Strimzi cluster
+    replication_factor: int  # of the `_schemas` topic
+    replicas: int = 1
+    cpu: str = "100m"
+    memory: str = "768Mi"
+    depends_on: tuple = ()  # the Kafka cluster: the registry exits when Kafka is not there
+
+
+def schema_registry_env(args: SchemaRegistryArgs) -> list[dict]:
+    return [
+        {"name": "SCHEMA_REGISTRY_HOST_NAME", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", "value": f"PLAINTEXT://{args.kafka_bootstrap}"},
+        {"name": "SCHEMA_REGISTRY_LISTENERS", "value": f"http://0.0.0.0:{PORT}"},
+        {"name": "SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR", "value": str(args.replication_factor)},
+        {"name": "SCHEMA_REGISTRY_HEAP_OPTS", "value": "-Xms256m -Xmx512m"},
+    ]
+
+
+class SchemaRegistry(pulumi.ComponentResource):
+    deployment: k8s.apps.v1.Deployment
+    """Awaited until every replica is ready (answers GET /subjects)."""
+    service: k8s.core.v1.Service
+    url: str
+    """In-cluster URL (`http://schema-registry.<ns>.svc:8081`)."""
+
+    def __init__(self, name: str, args: SchemaRegistryArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__("clickstreamer:k8s:SchemaRegistry", name, None, opts)
+        p = args.placement
+        self.url = f"http://{p.service_host(SERVICE_NAME)}:{PORT}"
+        selector = {"app.kubernetes.io/name": SERVICE_NAME, "clickstreamer.io/stack": p.stack_label}
+        probe = {"httpGet": {"path": "/subjects", "port": PORT}, "periodSeconds": 10, "timeoutSeconds": 5}
+
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=p.metadata(SERVICE_NAME, SERVICE_NAME),
+            spec={
+                "replicas": args.replicas,
+                "selector": {"matchLabels": selector},
+                "template": {
+                    "metadata": {"labels": p.labels(SERVICE_NAME)},
+                    "spec": {
+                        "enableServiceLinks": False,
+                        "containers": [{
+                            "name": "schema-registry",
+                            "image": args.image,
+                            "ports": [{"name": "http", "containerPort": PORT}],
+                            "env": schema_registry_env(args),
+                            "resources": resources(args.cpu, args.memory),
+                            "startupProbe": {**probe, "failureThreshold": 30},
+                            "readinessProbe": probe,
+                            "livenessProbe": {**probe, "failureThreshold": 6},
+                        }],
+                    },
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=p.metadata(SERVICE_NAME, SERVICE_NAME),
+            spec={"selector": selector, "ports": [{"name": "http", "port": PORT, "targetPort": PORT}]},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployment]),
+        )
+        self.register_outputs({"deployment": self.deployment, "service": self.service, "url": self.url})
