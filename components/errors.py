@@ -7,6 +7,7 @@
     ├── WaitTimedOut                   a service answered but never reached the awaited state
     ├── DataLossRefused                the change would drop data and was not explicitly allowed
     ├── MigrationError                 schema migrations: drift (edited applied file) or a failing statement
+    ├── ConnectorFailed                a Kafka Connect connector or task reached FAILED; carries the trace's cause
     └── JobFailedToStart               a Flink job failed before running; carries the root cause
 
 Context goes in keyword arguments so messages stay uniform and tests can assert on fields, e.g.
@@ -60,6 +61,10 @@ class DataLossRefused(ClickstreamerError):
 
 class MigrationError(ClickstreamerError):
     """A schema migration could not run: an applied file was edited, or a statement failed."""
+
+
+class ConnectorFailed(ClickstreamerError):
+    """A connector or one of its tasks reported FAILED (other than datagen finishing its iterations)."""
 
 
 class JobFailedToStart(ClickstreamerError):

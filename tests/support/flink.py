@@ -13,16 +13,18 @@ from `.venv-flink`). Stdlib only.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import subprocess
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
-from .maven import REPO_ROOT, jar_set
+from .maven import CACHE_DIR, REPO_ROOT, JarResolutionError, jar_set
 from .processes import Service, free_port, log_tail, wait_for
 
 FLINK_VENV = Path(os.environ.get("CLICKSTREAMER_FLINK_VENV", REPO_ROOT / ".venv-flink"))
@@ -38,6 +40,37 @@ def pyflink_home() -> Path:
     if not found:
         raise RuntimeError(f"no pyflink in {FLINK_VENV}: run `make venv-flink` first")
     return found[0]
+
+
+UDF_PROJECT = REPO_ROOT / "flink_job" / "udf"
+
+
+def udf_jar() -> Path:
+    """The job's Java function jar (flink_job/udf), built by Maven into `.cache/udf/` and rebuilt
+    only when the pom or a source file changed (a stamp holds their hash)."""
+    sources = sorted(p for p in UDF_PROJECT.rglob("*") if p.is_file() and "target" not in p.parts)
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(str(path.relative_to(UDF_PROJECT)).encode() + b"\0" + path.read_bytes())
+    out = CACHE_DIR / "udf"
+    jar = out / "build" / "clickstream-flink-udf.jar"
+    stamp = out / ".sources-sha256"
+    if jar.is_file() and stamp.is_file() and stamp.read_text() == digest.hexdigest():
+        return jar
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise JarResolutionError("`mvn` is not on PATH: install Maven (Debian package `maven`)")
+    out.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [mvn, "-q", "-B", f"-Dmaven.repo.local={CACHE_DIR / 'm2'}", f"-Dudf.build.dir={out / 'build'}",
+         "-f", str(UDF_PROJECT / "pom.xml"), "package"],
+        capture_output=True, text=True,
+    )
+    if done.returncode != 0 or not jar.is_file():
+        raise JarResolutionError(f"building {UDF_PROJECT} failed (exit {done.returncode}):\n"
+                                 f"{done.stdout[-4000:]}{done.stderr[-4000:]}")
+    stamp.write_text(digest.hexdigest())
+    return jar
 
 
 def _java_opts_all(pyflink: Path) -> str:
@@ -74,7 +107,10 @@ class FlinkCluster:
         slots: int = 2,
         conf: Optional[dict] = None,
         timeout: float = 90,
+        extra_jars: Iterable[Path] = (),
     ) -> "FlinkCluster":
+        """`extra_jars` join the connector jars in lib/ (on every JobManager/TaskManager classpath,
+        as /opt/flink/lib is in the image)."""
         pyflink = pyflink_home()
         home = workdir / "flink-home"
         home.mkdir(parents=True, exist_ok=True)
@@ -90,7 +126,7 @@ class FlinkCluster:
         (home / "log").mkdir(exist_ok=True)
         lib = home / "lib"
         lib.mkdir(exist_ok=True)
-        for jar in [*(pyflink / "lib").glob("*.jar"), *jar_set("flink").glob("*.jar")]:
+        for jar in [*(pyflink / "lib").glob("*.jar"), *jar_set("flink").glob("*.jar"), *extra_jars]:
             link = lib / jar.name
             link.exists() or link.symlink_to(jar)
         conf_dir = home / "conf"
@@ -145,16 +181,22 @@ class FlinkCluster:
 
     def add_taskmanager(self, wait: bool = True, timeout: float = 60) -> Service:
         index = len(self.taskmanagers)
-        before = self.overview().get("taskmanagers", 0) if wait else 0
+        known = self._taskmanager_ids() if wait else set()
         tm = Service(
             f"flink taskmanager {index}", [str(self.home / "bin" / "taskmanager.sh"), "start-foreground"],
             self.home.parent / f"taskmanager-{index}.out", env=self.env,
         )
         self.taskmanagers.append(tm)
         if wait:
+            # A new id, not a higher count: a killed TaskManager may still be listed until its
+            # heartbeat times out, or may drop out while the new one registers.
             wait_for(f"TaskManager {index} to register with {self.rest_url}",
-                     lambda: self.overview().get("taskmanagers", 0) > before, timeout)
+                     lambda: tm.assert_alive() or self._taskmanager_ids() - known, timeout)
         return tm
+
+    def _taskmanager_ids(self) -> set:
+        with urllib.request.urlopen(f"{self.rest_url}/taskmanagers", timeout=3) as response:
+            return {t["id"] for t in json.load(response)["taskmanagers"]}
 
     def overview(self) -> dict:
         with urllib.request.urlopen(f"{self.rest_url}/overview", timeout=3) as response:
