@@ -1,20 +1,21 @@
 """ClickHouse (`clickhouse/clickhouse-server`) with its data volume, its users, and the schema in
 `clickhouse_schema/` applied by the SchemaMigrations resource.
 
-Users are server config (a `users.d` file uploaded into the container): the `default` user is
-removed, the owner user runs migrations, the reader user is read-only for Grafana. Passwords
-reach the server only as sha256 hashes; neither `docker inspect` nor the file shows them.
+Users are server config (`components.clients.clickhouse.users_xml`, uploaded as a `users.d` file):
+the `default` user is removed, the owner runs migrations, the reader is read-only for Grafana.
+Passwords reach the server only as sha256 hashes in the environment; the file holds none, and
+none of the image's CLICKHOUSE_USER/PASSWORD variables is set (so its entrypoint adds no user).
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from typing import Optional
-from xml.sax.saxutils import escape
 
 import pulumi
 import pulumi_docker as docker
 
+from .clients.clickhouse import OWNER_PASSWORD_ENV, READER_PASSWORD_ENV, users_xml
 from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
 from .resources.schema_migrations import SchemaMigrations
 
@@ -41,42 +42,15 @@ class ClickHouseArgs:
     depends_on: tuple = ()  # Kafka: the Kafka-engine tables consume its topics
 
 
-def users_config(database: str, user: str, password: str, reader_user: str, reader_password: str) -> str:
-    """The users.d file: `default` removed, an owner, and a read-only reader limited to `database`.
-
-    `readonly=2` because the Grafana ClickHouse plugin sends per-query settings, which
-    `readonly=1` refuses; writes and DDL stay forbidden either way.
-    """
+def password_hash_environment(password: pulumi.Input[str], reader_password: pulumi.Input[str]) -> pulumi.Output:
+    """The env the users file reads its password hashes from (a secret: hashes, never passwords)."""
     def sha(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
 
-    db, owner, reader = escape(database), escape(user), escape(reader_user)
-    return f"""<clickhouse>
-    <profiles>
-        <dashboards_readonly>
-            <readonly>2</readonly>
-            <max_execution_time>60</max_execution_time>
-        </dashboards_readonly>
-    </profiles>
-    <users>
-        <default remove="remove"/>
-        <{owner}>
-            <password_sha256_hex>{sha(password)}</password_sha256_hex>
-            <networks><ip>::/0</ip></networks>
-            <profile>default</profile>
-            <quota>default</quota>
-            <access_management>1</access_management>
-        </{owner}>
-        <{reader}>
-            <password_sha256_hex>{sha(reader_password)}</password_sha256_hex>
-            <networks><ip>::/0</ip></networks>
-            <profile>dashboards_readonly</profile>
-            <quota>default</quota>
-            <grants><query>GRANT SELECT ON {db}.*</query></grants>
-        </{reader}>
-    </users>
-</clickhouse>
-"""
+    return pulumi.Output.secret(pulumi.Output.all(password, reader_password).apply(lambda pw: [
+        f"{OWNER_PASSWORD_ENV}={sha(pw[0])}",
+        f"{READER_PASSWORD_ENV}={sha(pw[1])}",
+    ]))
 
 
 class ClickHouse(pulumi.ComponentResource):
@@ -93,9 +67,6 @@ class ClickHouse(pulumi.ComponentResource):
         p = args.placement
         self.url = p.url(args.http_port)
 
-        users_xml = pulumi.Output.all(args.password, args.reader_password).apply(
-            lambda pw: users_config(args.database, args.user, pw[0], args.reader_user, pw[1])
-        )
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         volume = docker.Volume(
             f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)],
@@ -106,8 +77,10 @@ class ClickHouse(pulumi.ComponentResource):
             image=image.image_id,
             hostname=INTERNAL_HOST,
             networks_advanced=p.network(INTERNAL_HOST),
-            envs=["CLICKHOUSE_WATCHDOG_ENABLE=0"],
-            uploads=[docker.ContainerUploadArgs(file=USERS_FILE, content=pulumi.Output.secret(users_xml),
+            envs=password_hash_environment(args.password, args.reader_password).apply(
+                lambda hashes: ["CLICKHOUSE_WATCHDOG_ENABLE=0", *hashes]),
+            uploads=[docker.ContainerUploadArgs(file=USERS_FILE,
+                                                 content=users_xml(args.database, args.user, args.reader_user),
                                                  permissions="0440", owner="101", group="101")],
             ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=262144, hard=262144)],
             ports=[p.publish(HTTP_PORT, args.http_port), p.publish(NATIVE_PORT, args.native_port)],

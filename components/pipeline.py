@@ -60,14 +60,14 @@ def ensure_password(name: str, given: Optional[pulumi.Input[str]], parent: pulum
 def migration_params(cfg: PipelineConfig, kafka_bootstrap: str, topics: dict[str, str]) -> dict[str, str]:
     """Values rendered into clickhouse_schema/ files (see clickhouse_schema/README.md)."""
     return {
-        "kafka_bootstrap": kafka_bootstrap,
-        "events_topic": topics["events"],
-        "page_stats_topic": topics["page_stats"],
-        "user_activity_topic": topics["user_activity"],
-        "sessions_topic": topics["sessions"],
-        "malformed_topic": topics["malformed"],
-        "consumer_group": "clickhouse-clickstream",
-        "raw_ttl_days": str(cfg.retention.raw_events_days),
+        "kafka_brokers": kafka_bootstrap,
+        "kafka_group": "clickhouse-clickstream",
+        "topic_events": topics["events"],
+        "topic_page_stats_1m": topics["page_stats"],
+        "topic_user_activity_1m": topics["user_activity"],
+        "topic_sessions": topics["sessions"],
+        "topic_malformed": topics["malformed"],
+        "raw_ttl_days": cfg.retention.raw_events_days,
     }
 
 

@@ -19,7 +19,7 @@ def program() -> Recording:
 
 
 def env_of(container) -> dict[str, str]:
-    return dict(item.split("=", 1) for item in container.inputs.get("envs", []))
+    return dict(item.split("=", 1) for item in container.revealed("envs") or [])
 
 
 def image_name_of(rec: Recording, container) -> str:
@@ -147,13 +147,20 @@ def test_flink_properties_survive_the_1_20_entrypoint(program):
 def test_clickhouse_has_no_open_default_user_and_a_nofile_ulimit(program):
     server = program.named("clickstream-clickhouse-server")
     assert {"name": "nofile", "soft": 262144, "hard": 262144} in server.inputs["ulimits"]
-    assert "uploads[0].content" in server.secret_paths(), "clickhouse: the users file holds password hashes"
-    upload = server.revealed("uploads")[0]
+    upload = server.inputs["uploads"][0]
     assert upload["file"].startswith("/etc/clickhouse-server/users.d/")
     users = upload["content"]
     assert '<default remove="remove"/>' in users, "clickhouse: the open `default` user must be removed"
-    assert "<readonly>2</readonly>" in users and "GRANT SELECT ON clickstream.*" in users
-    assert "<password>" not in users, "clickhouse: only password hashes belong in the users file"
+    assert "<readonly>2</readonly>" in users and "GRANT SELECT ON `clickstream`.*" in users
+    assert "<password>" not in users, "clickhouse: the users file holds no password, only env references"
+    env = dict(item.split("=", 1) for item in server.revealed("envs"))
+    for user, variable in (("clickstream", "CLICKHOUSE_OWNER_PASSWORD_SHA256"),
+                           ("grafana_reader", "CLICKHOUSE_READER_PASSWORD_SHA256")):
+        assert f'from_env="{variable}"' in users
+        assert re.fullmatch(r"[0-9a-f]{64}", env[variable]), f"clickhouse: {variable} must be a sha256 hex digest"
+    assert "envs" in server.secret_paths(), "clickhouse: the password hashes are secret in state"
+    for refused in ("CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD"):
+        assert refused not in env, f"clickhouse: {refused} would make the entrypoint write its own users file"
 
 
 def test_published_ports_bind_to_localhost_by_default(program):
@@ -230,7 +237,7 @@ def test_every_password_is_secret_everywhere(program):
             for pw in passwords:
                 assert pw not in text, f"{r.name} carries a password outside a secret"
     for c in program.of_type(CONTAINER):
-        for item in c.inputs.get("envs", []):
+        for item in c.revealed("envs") or []:
             assert not re.search(r"PASSWORD=", item), f"{c.name} puts a password in its environment: {item.split('=')[0]}"
     assert {"grafanaAdminPassword", "clickhousePassword", "clickhouseReaderPassword"} <= program.secret_outputs
     assert "password" in program.named("clickstream-clickhouse-schema").secret_paths()

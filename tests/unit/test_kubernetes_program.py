@@ -452,7 +452,7 @@ def test_the_migrations_are_the_docker_resource_over_the_same_files(program, doc
     cfg = parse_config(K8S)
     assert k8s_schema.inputs["params"] == migration_params(cfg, program.stack_outputs["kafkaBootstrap"], dict(INSIGHT_TOPICS))
     differing = {k for k in docker_schema.inputs["params"] if docker_schema.inputs["params"][k] != k8s_schema.inputs["params"][k]}
-    assert differing == {"kafka_bootstrap"}
+    assert differing == {"kafka_brokers"}
     assert k8s_schema.inputs["url"] == f"http://{LOAD_BALANCER_IP}:8123", "reached through the LoadBalancer's address"
     assert k8s_schema.inputs["database"] == docker_schema.inputs["database"]
 

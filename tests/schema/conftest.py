@@ -1,0 +1,53 @@
+"""Fixtures for the schema tests: a fresh chdb 2.1.1 engine per test, and the deployment params."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from components.clients.migrations import Migrator, discover
+from tests.support.chdb_executor import ChdbExecutor, copy_data_folder
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO / "clickhouse_schema"
+DATABASE = "clickstream"
+
+# What a Docker deployment renders the schema with (the Kafka values are placeholders here: the
+# Kafka-engine tables are created but nothing consumes in chdb).
+PARAMS = {
+    "kafka_brokers": "kafka:29092",
+    "kafka_group": "clickhouse-clickstream",
+    "topic_events": "clickstream.events",
+    "topic_page_stats_1m": "clickstream.page_stats_1m",
+    "topic_user_activity_1m": "clickstream.user_activity_1m",
+    "topic_sessions": "clickstream.sessions",
+    "topic_malformed": "clickstream.malformed",
+    "raw_ttl_days": 7,
+}
+
+
+@pytest.fixture
+def executor(tmp_path: Path) -> ChdbExecutor:
+    return ChdbExecutor(tmp_path / "clickhouse")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    """A data folder with the shipped schema applied from empty; never written to by tests."""
+    folder = tmp_path_factory.mktemp("migrated") / "clickhouse"
+    Migrator(ChdbExecutor(folder), DATABASE).apply(discover(SCHEMA_DIR), PARAMS)
+    return folder
+
+
+@pytest.fixture
+def migrated(migrated_template: Path, tmp_path: Path) -> ChdbExecutor:
+    """The shipped schema applied from empty, in a folder of this test's own."""
+    copy_data_folder(migrated_template, tmp_path / "migrated")
+    return ChdbExecutor(tmp_path / "migrated")
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return path

@@ -1,0 +1,146 @@
+"""The Kafka-engine ingestion, against a real Kafka broker, with the data contract's own examples.
+
+The messages are the JSON examples of docs/data-contract.md, read from that file, plus replays,
+a late re-fired window, a message lacking a field and one that is not JSON.
+
+chdb runs no background consumption, so each materialized view is run the way the server runs it
+on a consumed block: its SELECT (read from `system.tables.as_select`, i.e. the real view) as
+`INSERT INTO <its TO table> <select> SETTINGS stream_like_engine_allow_direct_select = 1`, reading
+the Kafka table from the real broker. A direct select does not commit offsets, so each view reads
+the topic from its start, as each view attached to one Kafka table sees every consumed block.
+Cascading views (the hourly rollups) fire on those inserts as they do on the server.
+"""
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from components.clients.migrations import Migrator, discover
+from tests.support.chdb_executor import ChdbExecutor
+from tests.support.kafka import KafkaBroker
+
+from .conftest import DATABASE, PARAMS, REPO, SCHEMA_DIR
+
+DB = DATABASE
+SOURCES = ("events", "page_stats_1m", "user_activity_1m", "sessions", "malformed")
+
+
+def contract_examples() -> dict[str, dict]:
+    """topic -> the JSON example under its heading in docs/data-contract.md."""
+    text = (REPO / "docs" / "data-contract.md").read_text()
+    found = re.findall(r"^### `(clickstream\.[a-z0-9_]+)`\n```json\n(.*?)\n```", text, flags=re.M | re.S)
+    return {topic: json.loads(body) for topic, body in found}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    broker = KafkaBroker.start(tmp_path_factory.mktemp("kafka"))
+    yield broker
+    broker.stop()
+
+
+def produce(broker: KafkaBroker, topics: dict[str, list[tuple[str, bytes]]]) -> None:
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in topics]).values():
+        future.result(30)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
+    for topic, records in topics.items():
+        for key, value in records:
+            producer.produce(topic, key=key.encode(), value=value)
+    assert producer.flush(30) == 0, "every record acknowledged by the broker"
+
+
+def run_view(ex: ChdbExecutor, view: str) -> str:
+    """Run materialized view `view` over its Kafka table once; return its TO table."""
+    select, create = ex.rows(
+        f"SELECT as_select, create_table_query FROM system.tables WHERE database = '{DB}' AND name = '{view}'")[0]
+    target = re.search(rf" TO {DB}\.(\w+)", create).group(1)
+    # a view fills its TO table by column name (missing ones take their DEFAULT); INSERT ... SELECT
+    # matches by position, so name the view's output columns
+    columns = [name for (name,) in ex.rows(
+        f"SELECT name FROM system.columns WHERE database = '{DB}' AND table = '{view}' ORDER BY position")]
+    ex.command(f"INSERT INTO {DB}.{target} ({', '.join(columns)}) {select} "
+               "SETTINGS stream_like_engine_allow_direct_select = 1")
+    return target
+
+
+def as_json(obj: dict) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def test_contract_messages_land_exactly_in_the_tables_dashboards_read(broker, tmp_path: Path):
+    examples = contract_examples()
+    assert set(examples) == {f"clickstream.{s}" for s in SOURCES}, "every contract topic has an example"
+    run = uuid.uuid4().hex[:8]
+    topic = {s: f"clickstream.{s}.{run}" for s in SOURCES}
+
+    event = examples["clickstream.events"]
+    other_event = {**event, "kafka_offset": 42, "event_time": "2026-11-28 13:05:09.500", "viewtime": 421,
+                   "user_id": "User_4", "page_id": "Page_11"}
+    no_page = {k: v for k, v in {**event, "kafka_offset": 43}.items() if k != "page_id"}
+    stats = examples["clickstream.page_stats_1m"]
+    refired = {**stats, "views": stats["views"] + 1, "unique_users": stats["unique_users"] + 1}
+    activity = examples["clickstream.user_activity_1m"]
+    replayed_activity = {**activity, "page_ids": list(reversed(activity["page_ids"]))}
+    session = examples["clickstream.sessions"]
+    malformed = examples["clickstream.malformed"]
+    produce(broker, {
+        topic["events"]: [("0:41", as_json(event)), ("0:41", as_json(event)), ("0:42", as_json(other_event)),
+                          ("0:43", as_json(no_page)), ("0:44", b'{"kafka_partition": 0, "kafka_offset": ')],
+        topic["page_stats_1m"]: [("m", as_json(stats)), ("m", as_json(stats)), ("m", as_json(refired)),
+                                 ("m", b"not json at all")],
+        topic["user_activity_1m"]: [("u", as_json(activity)), ("u", as_json(replayed_activity))],
+        topic["sessions"]: [("s", as_json(session)), ("s", as_json(session))],
+        topic["malformed"]: [("0:42", as_json(malformed)), ("0:42", as_json(malformed))],
+    })
+
+    ex = ChdbExecutor(tmp_path / "clickhouse")
+    migrator = Migrator(ex, DB)
+    params = {**PARAMS, "kafka_brokers": broker.bootstrap, **{f"topic_{s}": topic[s] for s in SOURCES}}
+    migrator.apply(discover(SCHEMA_DIR), {**params, "kafka_group": f"clickhouse-{run}-a"})
+    attached = {name for (name,) in ex.rows(
+        f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine = 'MaterializedView' "
+        "AND match(as_select, 'FROM [a-z_]+\\\\.kafka_')")}
+    assert attached == {f"ingest_{s}_mv" for s in SOURCES} | {f"ingest_{s}_errors_mv" for s in SOURCES}
+    for source in SOURCES:
+        run_view(ex, f"ingest_{source}_mv")
+    # On the server both views of a Kafka table see every consumed block. Here each view reads the
+    # topic itself, so the error views read under a fresh consumer group: R_ingest_*.sql is applied
+    # again for the new group (what a group change does in production) and they read from the start.
+    regrouped = migrator.apply(discover(SCHEMA_DIR), {**params, "kafka_group": f"clickhouse-{run}-b"})
+    assert regrouped.applied_now == tuple(f"R_ingest_{s}.sql" for s in sorted(SOURCES))
+    for source in SOURCES:
+        run_view(ex, f"ingest_{source}_errors_mv")
+
+    assert ex.rows(f"SELECT kafka_partition, kafka_offset, toString(event_time), viewtime, user_id, page_id "
+                   f"FROM {DB}.pageviews FINAL ORDER BY kafka_offset") == [
+        (0, 41, "2026-11-28 13:05:07.250", 411, "User_3", "Page_17"),
+        (0, 42, "2026-11-28 13:05:09.500", 421, "User_4", "Page_11"),
+    ]
+    errors = ex.rows(f"SELECT source, topic, offset, error, raw_message FROM {DB}.ingest_errors ORDER BY source, offset")
+    assert [(e[0], e[1], e[2]) for e in errors] == [
+        ("events", topic["events"], 3), ("events", topic["events"], 4), ("page_stats_1m", topic["page_stats_1m"], 3)]
+    assert errors[0][3] == "missing or null field(s): page_id"
+    assert errors[1][3] == "Attempt to read after eof: (while reading the value of key kafka_offset)"
+    assert errors[1][4] == '{"kafka_partition": 0, "kafka_offset": '
+    assert errors[2][4] == "not json at all" and errors[2][3] != ""
+
+    assert ex.rows(f"SELECT toString(minute), page_id, views, unique_users FROM {DB}.v_page_stats_1m") == [
+        ("2026-11-28 13:05:00.000", "Page_17", 13, 6)], "a replay collapses; the re-fired window wins"
+    assert ex.rows(f"SELECT toString(hour), page_id, views, unique_users FROM {DB}.v_page_stats_1h ORDER BY page_id") == [
+        ("2026-11-28 13:00:00", "Page_17", 13, 1)], "hourly views are not doubled by the replay"
+    assert ex.rows(f"SELECT DISTINCT toString(window_start), user_id, views, page_ids FROM {DB}.user_activity_1m") == [
+        ("2026-11-28 13:05:00.000", "User_3", 4, ["Page_11", "Page_17"]),
+    ], "page_ids are stored sorted, so the replay (pages in another order) equals the original"
+    assert ex.rows(f"SELECT toString(hour), unique_users FROM {DB}.v_users_1h") == [("2026-11-28 13:00:00", 1)]
+    assert ex.rows(f"SELECT user_id, toString(session_start), toString(session_end), views, page_ids FROM {DB}.v_sessions") == [
+        ("User_3", "2026-11-28 13:05:07.250", "2026-11-28 13:17:40.001", 31, ["Page_11", "Page_17"])]
+    assert ex.rows(f"SELECT kafka_partition, kafka_offset, toString(kafka_timestamp), error, payload_base64 "
+                   f"FROM {DB}.malformed_events FINAL") == [
+        (0, 42, "2026-11-28 13:05:07.300", "not Confluent wire format: magic byte 0x7b", "eyJ1c2VyIjoxfQ==")]

@@ -1,0 +1,216 @@
+"""The shipped schema (clickhouse_schema/), specified on chdb 2.1.1 (ClickHouse 24.8.4).
+
+Rows are inserted the way the ingest views insert them (one block per replayed batch), so the
+hourly materialized views fire as they do in production.
+"""
+from __future__ import annotations
+
+import pytest
+
+from components.clients.migrations import Migrator, discover, render, split_statements
+
+from .conftest import DATABASE, PARAMS, SCHEMA_DIR
+
+DB = DATABASE
+
+EXPECTED_TABLES = {
+    "pageviews": "ReplacingMergeTree",
+    "page_stats_1m": "ReplacingMergeTree",
+    "user_activity_1m": "ReplacingMergeTree",
+    "sessions": "ReplacingMergeTree",
+    "malformed_events": "ReplacingMergeTree",
+    "page_stats_1h": "AggregatingMergeTree",
+    "page_users_1h": "AggregatingMergeTree",
+    "users_1h": "AggregatingMergeTree",
+    "page_stats_1h_mv": "MaterializedView",
+    "page_users_1h_mv": "MaterializedView",
+    "users_1h_mv": "MaterializedView",
+    "schema_migrations": "MergeTree",
+    "schema_repeatables": "MergeTree",
+    "ingest_errors": "View",
+    **{f"ingest_errors_{s}": "ReplacingMergeTree" for s in ("events", "page_stats_1m", "user_activity_1m", "sessions", "malformed")},
+    **{f"kafka_{s}": "Kafka" for s in ("events", "page_stats_1m", "user_activity_1m", "sessions", "malformed")},
+    **{f"ingest_{s}_mv": "MaterializedView" for s in ("events", "page_stats_1m", "user_activity_1m", "sessions", "malformed")},
+    **{f"ingest_{s}_errors_mv": "MaterializedView" for s in ("events", "page_stats_1m", "user_activity_1m", "sessions", "malformed")},
+    **{v: "View" for v in ("v_page_stats_1m", "v_views_1m", "v_users_1m", "v_page_stats_1h", "v_users_1h",
+                           "v_sessions", "v_sessions_1h", "v_ingested_1m", "v_freshness")},
+}
+
+
+def test_all_migrations_apply_from_empty_and_a_second_run_applies_nothing(executor):
+    files = discover(SCHEMA_DIR)
+    migrator = Migrator(executor, DB)
+
+    first = migrator.apply(files, PARAMS)
+    second = migrator.apply(files, PARAMS)
+
+    versioned = [m.name for m in files if not m.repeatable]
+    assert first.applied_now == tuple(m.name for m in files)
+    assert first.version == int(versioned[-1][:3]) and first.applied == tuple(versioned)
+    assert second.applied_now == () and second.version == first.version
+    engines = dict(executor.rows(f"SELECT name, engine FROM system.tables WHERE database = '{DB}'"))
+    assert engines == EXPECTED_TABLES
+
+
+def test_every_shipped_file_can_run_again(migrated):
+    """ClickHouse DDL is not transactional: a file that failed half-way is run again from its top."""
+    for migration in discover(SCHEMA_DIR):
+        for statement in split_statements(render(migration, {**PARAMS, "database": DB})):
+            migrated.command(statement)
+    assert Migrator(migrated, DB).apply(discover(SCHEMA_DIR), PARAMS).applied_now == ()
+
+
+def test_materialized_views_write_to_explicit_tables_and_never_populate(migrated):
+    for name, query in migrated.rows(
+        f"SELECT name, create_table_query FROM system.tables WHERE database = '{DB}' AND engine = 'MaterializedView'"
+    ):
+        assert f" TO {DB}." in query, f"{name} must write to an explicit TO table"
+        assert "POPULATE" not in query.upper(), f"{name} must not POPULATE"
+    targets = migrated.rows(
+        f"SELECT extract(create_table_query, ' TO {DB}\\\\.(\\\\w+)') AS target, count() FROM system.tables "
+        f"WHERE database = '{DB}' AND engine = 'MaterializedView' GROUP BY target HAVING count() > 1"
+    )
+    assert targets == [], "one writer per table"
+
+
+def test_raw_ttl_follows_the_retention_parameter(migrated):
+    def ttl_of(table: str) -> str:
+        query = migrated.rows(
+            f"SELECT create_table_query FROM system.tables WHERE database = '{DB}' AND name = '{table}'")[0][0]
+        return query[query.index(" TTL "):].split(" SETTINGS ")[0]
+
+    assert ttl_of("pageviews") == " TTL toDateTime(event_time) + toIntervalDay(7)"
+
+    result = Migrator(migrated, DB).apply(discover(SCHEMA_DIR), {**PARAMS, "raw_ttl_days": 30})
+
+    assert result.applied_now == ("R_raw_ttl.sql",)
+    assert ttl_of("pageviews") == " TTL toDateTime(event_time) + toIntervalDay(30)"
+    assert ttl_of("malformed_events") == " TTL toDateTime(kafka_timestamp) + toIntervalDay(30)"
+    assert ttl_of("ingest_errors_sessions") == " TTL toDateTime(kafka_timestamp) + toIntervalDay(30)"
+
+
+def test_kafka_settings_follow_the_parameters(migrated):
+    result = Migrator(migrated, DB).apply(
+        discover(SCHEMA_DIR), {**PARAMS, "kafka_brokers": "broker-1:9092,broker-2:9092", "kafka_group": "ch-2"})
+
+    assert result.applied_now == tuple(f"R_ingest_{s}.sql" for s in
+                                       ("events", "malformed", "page_stats_1m", "sessions", "user_activity_1m"))
+    engine = migrated.rows(
+        f"SELECT engine_full FROM system.tables WHERE database = '{DB}' AND name = 'kafka_sessions'")[0][0]
+    assert "kafka_broker_list = 'broker-1:9092,broker-2:9092'" in engine
+    assert "kafka_topic_list = 'clickstream.sessions'" in engine
+    assert "kafka_group_name = 'ch-2.sessions'" in engine
+    assert "kafka_handle_error_mode = 'stream'" in engine
+
+
+# --- exact results through the dashboard views ------------------------------------------------
+
+def insert(executor, table: str, values: str) -> None:
+    executor.command(f"INSERT INTO {DB}.{table} {values}")
+
+
+@pytest.fixture
+def loaded(migrated):
+    """Known job output, inserted batch by batch, replays and a late re-fired window included."""
+    ps = "(window_start, window_end, page_id, views, unique_users) VALUES"
+    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'Page_17', 12, 5),"
+                                      " ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'Page_11', 3, 2),"
+                                      " ('2026-11-28 13:06:00', '2026-11-28 13:07:00', 'Page_17', 4, 4)")
+    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'Page_17', 12, 5)")  # replay
+    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 13:06:00', '2026-11-28 13:07:00', 'Page_17', 6, 5)")  # late, larger
+    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 14:00:00', '2026-11-28 14:01:00', 'Page_11', 1, 1)")
+
+    ua = "(window_start, window_end, user_id, views, page_ids) VALUES"
+    insert(migrated, "user_activity_1m", f"{ua} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'User_3', 4, ['Page_11', 'Page_17']),"
+                                         " ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'User_4', 11, ['Page_17']),"
+                                         " ('2026-11-28 13:06:00', '2026-11-28 13:07:00', 'User_3', 6, ['Page_17'])")
+    insert(migrated, "user_activity_1m", f"{ua} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'User_3', 4, ['Page_11', 'Page_17'])")
+    insert(migrated, "user_activity_1m", f"{ua} ('2026-11-28 14:00:00', '2026-11-28 14:01:00', 'User_5', 1, ['Page_11'])")
+
+    se = "(user_id, session_start, session_end, views, page_ids) VALUES"
+    insert(migrated, "sessions", f"{se} ('User_3', '2026-11-28 13:05:07.250', '2026-11-28 13:17:40.001', 31, ['Page_11', 'Page_17']),"
+                                 " ('User_4', '2026-11-28 13:05:30.000', '2026-11-28 13:12:00.000', 11, ['Page_17'])")
+    insert(migrated, "sessions", f"{se} ('User_3', '2026-11-28 13:05:07.250', '2026-11-28 13:17:40.001', 31, ['Page_11', 'Page_17'])")
+    insert(migrated, "sessions", f"{se} ('User_4', '2026-11-28 13:05:30.000', '2026-11-28 13:15:00.000', 14, ['Page_11', 'Page_17'])")
+    insert(migrated, "sessions", f"{se} ('User_5', '2026-11-28 14:00:10.000', '2026-11-28 14:05:10.000', 1, ['Page_11'])")
+
+    pv = "(kafka_partition, kafka_offset, event_time, viewtime, user_id, page_id) VALUES"
+    insert(migrated, "pageviews", f"{pv} (0, 41, '2026-11-28 13:05:07.250', 411, 'User_3', 'Page_17'),"
+                                  " (0, 42, '2026-11-28 13:05:08.000', 421, 'User_4', 'Page_17'),"
+                                  " (1, 7, '2026-11-28 13:05:09.500', 431, 'User_3', 'Page_11')")
+    insert(migrated, "pageviews", f"{pv} (0, 41, '2026-11-28 13:05:07.250', 411, 'User_3', 'Page_17')")
+
+    mf = "(kafka_partition, kafka_offset, kafka_timestamp, error, payload_base64) VALUES"
+    for _ in range(2):
+        insert(migrated, "malformed_events", f"{mf} (0, 43, '2026-11-28 13:05:07.300', 'not Confluent wire format: magic byte 0x7b', 'eyJ1c2VyIjoxfQ==')")
+    for _ in range(2):
+        insert(migrated, "ingest_errors_events", "(topic, partition, offset, kafka_timestamp, error, raw_message) VALUES "
+                                                 "('clickstream.events', 0, 9, '2026-11-28 13:05:10.000', 'Cannot parse JSON', '{oops')")
+    return migrated
+
+
+def rows(executor, sql: str) -> list[tuple]:
+    return executor.rows(sql.replace("{db}", DB))
+
+
+def assert_dashboard_numbers(ex) -> None:
+    assert rows(ex, "SELECT toString(minute), page_id, views, unique_users FROM {db}.v_page_stats_1m ORDER BY minute, page_id") == [
+        ("2026-11-28 13:05:00.000", "Page_11", 3, 2),
+        ("2026-11-28 13:05:00.000", "Page_17", 12, 5),
+        ("2026-11-28 13:06:00.000", "Page_17", 6, 5),
+        ("2026-11-28 14:00:00.000", "Page_11", 1, 1),
+    ]
+    assert rows(ex, "SELECT toString(minute), views FROM {db}.v_views_1m ORDER BY minute") == [
+        ("2026-11-28 13:05:00", 15), ("2026-11-28 13:06:00", 6), ("2026-11-28 14:00:00", 1)]
+    assert rows(ex, "SELECT toString(minute), unique_users, views FROM {db}.v_users_1m ORDER BY minute") == [
+        ("2026-11-28 13:05:00.000", 2, 15), ("2026-11-28 13:06:00.000", 1, 6), ("2026-11-28 14:00:00.000", 1, 1)]
+    assert rows(ex, "SELECT toString(hour), page_id, views, unique_users FROM {db}.v_page_stats_1h ORDER BY hour, page_id") == [
+        ("2026-11-28 13:00:00", "Page_11", 3, 1),
+        ("2026-11-28 13:00:00", "Page_17", 18, 2),
+        ("2026-11-28 14:00:00", "Page_11", 1, 1),
+    ]
+    # users per hour over all pages come from user ids: User_3 and User_4, not 1 + 2 per-page counts
+    assert rows(ex, "SELECT toString(hour), unique_users FROM {db}.v_users_1h ORDER BY hour") == [
+        ("2026-11-28 13:00:00", 2), ("2026-11-28 14:00:00", 1)]
+    assert rows(ex, "SELECT user_id, toString(session_start), toString(session_end), views, page_ids, pages, span_seconds "
+                    "FROM {db}.v_sessions ORDER BY session_start") == [
+        ("User_3", "2026-11-28 13:05:07.250", "2026-11-28 13:17:40.001", 31, ["Page_11", "Page_17"], 2, 752.751),
+        ("User_4", "2026-11-28 13:05:30.000", "2026-11-28 13:15:00.000", 14, ["Page_11", "Page_17"], 2, 570),
+        ("User_5", "2026-11-28 14:00:10.000", "2026-11-28 14:05:10.000", 1, ["Page_11"], 1, 300),
+    ]
+    assert rows(ex, "SELECT toString(hour), sessions, total_views, avg_views, avg_pages, round(avg_span_seconds, 4) "
+                    "FROM {db}.v_sessions_1h ORDER BY hour") == [
+        ("2026-11-28 13:00:00", 2, 45, 22.5, 2, 661.3755), ("2026-11-28 14:00:00", 1, 1, 1, 1, 300)]
+    assert rows(ex, "SELECT kafka_partition, kafka_offset, user_id, page_id FROM {db}.pageviews FINAL ORDER BY event_time") == [
+        (0, 41, "User_3", "Page_17"), (0, 42, "User_4", "Page_17"), (1, 7, "User_3", "Page_11")]
+    assert rows(ex, "SELECT kafka_offset, error FROM {db}.malformed_events FINAL") == [
+        (43, "not Confluent wire format: magic byte 0x7b")]
+    assert rows(ex, "SELECT source, topic, offset, error, raw_message FROM {db}.ingest_errors") == [
+        ("events", "clickstream.events", 9, "Cannot parse JSON", "{oops")]
+
+
+def test_dashboard_views_give_exact_results_with_replays(loaded):
+    assert_dashboard_numbers(loaded)
+
+
+def test_dashboard_views_stay_exact_after_background_merges(loaded):
+    for table in ("pageviews", "page_stats_1m", "user_activity_1m", "sessions", "malformed_events",
+                  "page_stats_1h", "page_users_1h", "users_1h", "ingest_errors_events"):
+        loaded.command(f"OPTIMIZE TABLE {DB}.{table} FINAL")
+    assert_dashboard_numbers(loaded)
+    assert rows(loaded, "SELECT count() FROM {db}.page_stats_1h") == [(2 + 1,)], "one row per (hour, page) once merged"
+
+
+def test_pipeline_health_views_count_what_arrived(loaded):
+    arrived = dict(rows(loaded, "SELECT source_table, sum(rows) FROM {db}.v_ingested_1m GROUP BY source_table"))
+    assert arrived == {"pageviews": 4, "page_stats_1m": 6, "user_activity_1m": 5, "sessions": 5,
+                       "malformed_events": 2, "ingest_errors": 1}
+    fresh = {r[0]: r[1:] for r in rows(loaded, "SELECT source_table, rows, toString(last_event_time), "
+                                                "dateDiff('second', last_ingested_at, now()) < 300 FROM {db}.v_freshness")}
+    assert fresh == {
+        "pageviews": (4, "2026-11-28 13:05:09.500", 1),
+        "page_stats_1m": (6, "2026-11-28 14:01:00.000", 1),
+        "user_activity_1m": (5, "2026-11-28 14:01:00.000", 1),
+        "sessions": (5, "2026-11-28 14:05:10.000", 1),
+        "malformed_events": (2, "2026-11-28 13:05:07.300", 1),
+    }
