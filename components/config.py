@@ -92,7 +92,7 @@ class FlinkSettings:
     session_gap_minutes: int = 5
     watermark_delay_seconds: int = 5
     source_idle_timeout_seconds: int = 30
-    delivery_guarantee: str = "exactly-once"
+    delivery_guarantee: str = "at-least-once"  # outputs visible at once, ClickHouse dedups by key; or exactly-once
     on_destroy: str = "savepoint"  # stop with a savepoint (kept on the volume) or cancel
     jobmanager_memory: str = "1600m"
     taskmanager_memory: str = "1728m"

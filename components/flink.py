@@ -89,10 +89,13 @@ class Flink(pulumi.ComponentResource):
         self.image = docker.Image(
             f"{name}-image",
             image_name=f"clickstreamer/flink:{args.base_image.rsplit(':', 1)[-1]}",
+            # Context: the repository root, narrowed by .dockerignore to the jar-set pom, the Java
+            # functions and the PyFlink pin (not the job's Python code, which is mounted).
             build=docker.DockerBuildArgs(
-                context=str(REPO_ROOT / "images" / "flink"),
+                context=str(REPO_ROOT),
                 dockerfile=str(REPO_ROOT / "images" / "flink" / "Dockerfile"),
-                args={"FLINK_BASE": args.base_image},
+                args={"FLINK_IMAGE": args.base_image},
+                builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
                 platform="linux/amd64",
             ),
             skip_push=True,

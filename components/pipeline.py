@@ -85,11 +85,12 @@ def job_arguments(cfg: PipelineConfig, kafka_bootstrap: str, schema_registry_url
         "--user-activity-topic", topics["user_activity"],
         "--sessions-topic", topics["sessions"],
         "--malformed-topic", topics["malformed"],
-        "--checkpoint-interval-ms", str(f.checkpoint_interval_seconds * 1000),
-        "--session-gap-minutes", str(f.session_gap_minutes),
-        "--watermark-delay-seconds", str(f.watermark_delay_seconds),
-        "--idle-timeout-seconds", str(f.source_idle_timeout_seconds),
+        "--checkpoint-interval", str(f.checkpoint_interval_seconds),
+        "--session-gap", str(f.session_gap_minutes * 60),
+        "--watermark-delay", str(f.watermark_delay_seconds),
+        "--idle-timeout", str(f.source_idle_timeout_seconds),
         "--delivery-guarantee", f.delivery_guarantee,
+        "--parallelism", str(f.parallelism),
     ]
 
 

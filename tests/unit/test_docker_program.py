@@ -31,7 +31,7 @@ def image_name_of(rec: Recording, container) -> str:
     for r in rec.of_type("docker:index/image:Image"):
         if image_id == built_image_id(r.name):
             args = r.inputs["build"]["args"]
-            return next(v for k, v in args.items() if k.endswith("_BASE"))
+            return next(v for k, v in args.items() if k.endswith(("_BASE", "_IMAGE")))
     raise AssertionError(f"{container.name}: image {image_id} comes from no image resource")
 
 

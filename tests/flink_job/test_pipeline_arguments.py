@@ -1,0 +1,49 @@
+"""The program arguments the Pulumi pipeline passes (components.pipeline.job_arguments, computed in
+the program's environment) are exactly what the job's parser accepts, with the values intended.
+
+The two live in different Python environments (apache-flink cannot share one with Pulumi), so the
+arguments are produced by the program's interpreter in a subprocess and parsed here by the job's.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from flink_job.job import parse_args
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROGRAM_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
+
+PRODUCE = """
+import json
+from components.config import parse_config
+from components.kafka import INSIGHT_TOPICS
+from components.pipeline import job_arguments
+cfg = parse_config({"flink": {"sessionGapMinutes": 7, "checkpointIntervalSeconds": 15,
+                              "watermarkDelaySeconds": 3, "sourceIdleTimeoutSeconds": 45,
+                              "deliveryGuarantee": "exactly-once", "parallelism": 2}})
+print(json.dumps(job_arguments(cfg, "kafka:29092", "http://schema-registry:8081", dict(INSIGHT_TOPICS))))
+"""
+
+
+def test_the_pipelines_job_arguments_parse_to_the_configured_values():
+    done = subprocess.run([str(PROGRAM_PYTHON), "-c", PRODUCE], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=120, env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    args = json.loads(done.stdout.strip().splitlines()[-1])
+
+    job = parse_args(args, environ={})
+
+    assert job.bootstrap_servers == "kafka:29092"
+    assert job.schema_registry_url == "http://schema-registry:8081"
+    assert (job.source_topic, job.events_topic, job.page_stats_topic, job.user_activity_topic,
+            job.sessions_topic, job.malformed_topic) == (
+        "pageviews", "clickstream.events", "clickstream.page_stats_1m", "clickstream.user_activity_1m",
+        "clickstream.sessions", "clickstream.malformed")
+    assert job.session_gap == 7 * 60
+    assert job.checkpoint_interval == 15
+    assert job.watermark_delay == 3
+    assert job.idle_timeout == 45
+    assert job.delivery_guarantee == "exactly-once"
+    assert job.parallelism == 2

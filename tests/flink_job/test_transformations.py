@@ -1,0 +1,233 @@
+"""The job's transformations on bounded input, in a local Flink (the pytest process's PyFlink
+mini-cluster): known rows in, exact contract rows out. End of input closes every window.
+
+`build_insights` gets page views from a CSV file whose event-time column carries a watermark, as
+the Kafka source's record timestamp does in the job; `decode_pageviews` gets raw records whose
+payloads are real Confluent-Avro (and malformed variants), decoded through the Schema Registry
+test stand-in by the job's Java function.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
+from pyflink.table.expressions import col
+
+from flink_job import job
+from tests.flink_job.pageviews import (PageView, confluent_avro, expected_insights, utc_text)
+
+GAP_S = 60
+T0 = 1_795_870_800_000  # 2026-11-28 13:00:00.000 UTC
+
+
+def _page_views() -> list[PageView]:
+    """Hand-picked edges plus enough traffic for several pages, users, minutes and sessions."""
+    rows = [
+        # minute boundary: 13:00:59.999 and 13:01:00.000 fall in different windows
+        (0, T0 + 59_999, "User_1", "Page_10"),
+        (0, T0 + 60_000, "User_1", "Page_10"),
+        # User_2: views exactly GAP apart share a session (Flink merges windows that touch);
+        # GAP + 1 ms apart start a new one
+        (0, T0 + 1_000, "User_2", "Page_11"),
+        (1, T0 + 1_000 + GAP_S * 1000, "User_2", "Page_12"),
+        (1, T0 + 1_000 + GAP_S * 1000 + GAP_S * 1000 + 1, "User_2", "Page_11"),
+        # same user, same page, same minute: views 3, one unique user
+        (1, T0 + 5_000, "User_3", "Page_13"),
+        (1, T0 + 6_000, "User_3", "Page_13"),
+        (0, T0 + 7_000, "User_3", "Page_13"),
+        # several users on one page in one minute: unique users counted, never summed
+        (0, T0 + 8_000, "User_4", "Page_13"),
+        (1, T0 + 9_000, "User_5", "Page_13"),
+    ]
+    for i in range(40):  # steady traffic over four minutes, from users not used above
+        rows.append((i % 2, T0 + 120_000 + i * 6_000, f"User_{6 + i % 4}", f"Page_{10 + (i * 7) % 90}"))
+    views, offsets = [], {0: 0, 1: 0}
+    for viewtime_index, (partition, ts, user, page) in enumerate(sorted(rows, key=lambda r: r[1])):
+        views.append(PageView(partition, offsets[partition], ts, 1 + 10 * viewtime_index, user, page))
+        offsets[partition] += 1
+    return views
+
+
+@pytest.fixture(scope="module")
+def t_env(decode_jar: Path) -> TableEnvironment:
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    env.get_config().set("table.local-time-zone", "UTC")
+    env.get_config().set("parallelism.default", "1")
+    env.get_config().set("pipeline.jars", decode_jar.as_uri())
+    job.register_functions(env)
+    return env
+
+
+def _rows(table) -> list[dict]:
+    with table.execute().collect() as results:
+        return [dict(zip(table.get_schema().get_field_names(), list(row))) for row in results]
+
+
+def _without_key(rows: list[dict]) -> list[dict]:
+    return [{k: (sorted(v) if k == "page_ids" else v) for k, v in r.items() if k != "record_key"} for r in rows]
+
+
+@pytest.fixture(scope="module")
+def insights(t_env, tmp_path_factory):
+    views = _page_views()
+    csv = tmp_path_factory.mktemp("bounded") / "pageviews.csv"
+    csv.write_text("".join(f"{v.partition},{v.offset},{v.timestamp_ms},{v.viewtime},{v.user_id},{v.page_id}\n"
+                           for v in views))
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE bounded_pageviews (
+            kafka_partition INT,
+            kafka_offset    BIGINT,
+            ts_millis       BIGINT,
+            viewtime        BIGINT,
+            user_id         STRING,
+            page_id         STRING,
+            event_time AS TO_TIMESTAMP_LTZ(ts_millis, 3),
+            WATERMARK FOR event_time AS event_time - INTERVAL '2' SECOND
+        ) WITH ('connector' = 'filesystem', 'path' = '{csv}', 'format' = 'csv')""")
+    events = t_env.from_path("bounded_pageviews").select(
+        col("kafka_partition"), col("kafka_offset"), col("event_time"), col("viewtime"),
+        col("user_id"), col("page_id"))
+    built = job.build_insights(t_env, events, GAP_S)
+    expected = expected_insights(views, GAP_S, watermark_ms=2**62)
+    return built, expected
+
+
+def test_every_output_has_exactly_the_sink_columns(insights):
+    built, _ = insights
+    for output, table in built._asdict().items():
+        assert table.get_schema().get_field_names() == [c for c, _ in job.SINK_COLUMNS[output]], output
+
+
+def test_raw_events_are_rendered_as_the_contract_says(insights):
+    built, expected = insights
+    rows = _rows(built.events)
+    messages = [json.loads(bytes(r["value"])) for r in rows]
+    assert sorted(messages, key=lambda r: (r["kafka_partition"], r["kafka_offset"])) == \
+        sorted(expected["events"].values(), key=lambda r: (r["kafka_partition"], r["kafka_offset"]))
+    first = next(r for r in rows if json.loads(bytes(r["value"]))["kafka_offset"] == 0
+                 and json.loads(bytes(r["value"]))["kafka_partition"] == 0)
+    assert first["record_key"] == "0|0"
+    assert bytes(first["value"]) == (b'{"kafka_partition":0,"kafka_offset":0,"event_time":"2026-11-28 13:00:01.000",'
+                                     b'"viewtime":1,"user_id":"User_2","page_id":"Page_11"}')
+
+
+def test_event_json_escapes_strings_and_renders_utc_milliseconds(t_env):
+    table = t_env.sql_query(
+        "SELECT EVENT_JSON(3, CAST(7 AS BIGINT), TO_TIMESTAMP_LTZ(CAST(-1 AS BIGINT), 3), CAST(5 AS BIGINT), "
+        "'a\"b\\c' || CHR(10), 'Pagé') AS v")
+    [row] = _rows(table)
+    text = bytes(row["v"]).decode()
+    assert text == ('{"kafka_partition":3,"kafka_offset":7,"event_time":"1969-12-31 23:59:59.999",'
+                    '"viewtime":5,"user_id":"a\\"b\\\\c\\u000a","page_id":"Pagé"}')
+    assert json.loads(text)["user_id"] == 'a"b\\c\n'
+
+
+def test_page_stats_count_views_and_unique_users_per_minute(insights):
+    built, expected = insights
+    rows = _rows(built.page_stats)
+    assert sorted(_without_key(rows), key=lambda r: (r["window_start"], r["page_id"])) == \
+        sorted(expected["page_stats"].values(), key=lambda r: (r["window_start"], r["page_id"]))
+    page_13 = next(r for r in rows if r["page_id"] == "Page_13" and r["window_start"] == utc_text(T0))
+    assert page_13 == {"record_key": "2026-11-28 13:00:00.000|Page_13", "window_start": "2026-11-28 13:00:00.000",
+                       "window_end": "2026-11-28 13:01:00.000", "page_id": "Page_13", "views": 5,
+                       "unique_users": 3}
+
+
+def test_minute_boundary_splits_windows(insights):
+    built, _ = insights
+    rows = [r for r in _rows(built.user_activity) if r["user_id"] == "User_1"]
+    by_minute = {r["window_start"]: r["views"] for r in rows}
+    assert by_minute["2026-11-28 13:00:00.000"] == 1
+    assert by_minute["2026-11-28 13:01:00.000"] == 1
+
+
+def test_user_activity_lists_distinct_pages_per_minute(insights):
+    built, expected = insights
+    rows = _rows(built.user_activity)
+    assert sorted(_without_key(rows), key=lambda r: (r["window_start"], r["user_id"])) == \
+        sorted(expected["user_activity"].values(), key=lambda r: (r["window_start"], r["user_id"]))
+    user_3 = next(r for r in rows if r["user_id"] == "User_3" and r["window_start"] == utc_text(T0))
+    assert (user_3["views"], user_3["page_ids"], user_3["record_key"]) == \
+        (3, ["Page_13"], "2026-11-28 13:00:00.000|User_3")
+
+
+def test_sessions_close_after_the_gap(insights):
+    built, expected = insights
+    rows = _rows(built.sessions)
+    assert sorted(_without_key(rows), key=lambda r: (r["user_id"], r["session_start"])) == \
+        sorted(expected["sessions"].values(), key=lambda r: (r["user_id"], r["session_start"]))
+    user_2 = sorted((r for r in rows if r["user_id"] == "User_2"), key=lambda r: r["session_start"])
+    # 13:00:01.000 and 13:01:01.000 are GAP apart: one session; the next view is GAP + 1 ms later.
+    assert [(r["session_start"], r["session_end"], r["views"], sorted(r["page_ids"])) for r in user_2] == [
+        ("2026-11-28 13:00:01.000", "2026-11-28 13:02:01.000", 2, ["Page_11", "Page_12"]),
+        ("2026-11-28 13:02:01.001", "2026-11-28 13:03:01.001", 1, ["Page_11"]),
+    ]
+    assert user_2[0]["record_key"] == "User_2|2026-11-28 13:00:01.000"
+
+
+# --- decoding -------------------------------------------------------------------------------
+
+def test_decoder_keeps_valid_records_and_sets_malformed_ones_aside(t_env, registry, schema_id):
+    # A writer schema that differs from the reader's (extra field, other order) still decodes:
+    # the decoder resolves the registry's writer schema against ksql.pageviews.
+    evolved = json.dumps({"type": "record", "name": "pageviews", "namespace": "ksql", "fields": [
+        {"name": "pageid", "type": "string"}, {"name": "userid", "type": "string"},
+        {"name": "viewtime", "type": "long"}, {"name": "referrer", "type": "string", "default": ""}]})
+    evolved_id = registry.register("pageviews-value", evolved)
+    not_pageviews = registry.register("other-value", json.dumps(
+        {"type": "record", "name": "clicks", "fields": [{"name": "ip", "type": "string"}]}))
+
+    def evolved_record(viewtime: int, user: str, page: str) -> bytes:
+        import io
+
+        import fastavro
+        out = io.BytesIO(b"\x00" + evolved_id.to_bytes(4, "big"))
+        out.seek(5)
+        fastavro.schemaless_writer(out, fastavro.parse_schema(json.loads(evolved)),
+                                   {"pageid": page, "userid": user, "viewtime": viewtime, "referrer": "x"})
+        return out.getvalue()
+
+    valid = confluent_avro(schema_id, 11, "User_1", "Page_10")
+    payloads = [
+        (valid, None),
+        (evolved_record(21, "User_2", "Page_20"), None),
+        (b'{"user":1}', "not Confluent wire format: magic byte 0x7b"),
+        (b"\x00\x00", "not Confluent wire format: 2 bytes, shorter than the 5-byte header"),
+        (b"\x00" + (9999).to_bytes(4, "big") + valid[5:], "schema id 9999 is not in the schema registry"),
+        (valid[:-3], f"not valid Avro for schema id {schema_id}: EOFException"),
+        (valid + b"\x01\x02", f"not valid Avro for schema id {schema_id}: bytes left after the record"),
+        (b"\x00" + not_pageviews.to_bytes(4, "big") + b"\x02a",
+         f"schema id {not_pageviews} cannot be read as ksql.pageviews"),
+        (None, "empty record: the value is null"),
+    ]
+    source = t_env.from_elements(
+        [(1, offset, T0 + offset, None if payload is None else bytearray(payload))
+         for offset, (payload, _) in enumerate(payloads)],
+        DataTypes.ROW([DataTypes.FIELD("kafka_partition", DataTypes.INT()),
+                       DataTypes.FIELD("kafka_offset", DataTypes.BIGINT()),
+                       DataTypes.FIELD("ms", DataTypes.BIGINT()),
+                       DataTypes.FIELD("payload", DataTypes.BYTES())]))
+    raw = t_env.sql_query(f"SELECT kafka_partition, kafka_offset, TO_TIMESTAMP_LTZ(ms, 3) AS event_time, payload "
+                          f"FROM {source}")
+
+    decoded = job.decode_pageviews(t_env, raw, registry.url)
+
+    # (event_time is a TIMESTAMP_LTZ, which PyFlink's collect() cannot bring into Python)
+    events = sorted(_rows(decoded.events.select(col("kafka_offset"), col("viewtime"), col("user_id"),
+                                                col("page_id"))), key=lambda r: r["kafka_offset"])
+    assert [(r["kafka_offset"], r["viewtime"], r["user_id"], r["page_id"]) for r in events] == [
+        (0, 11, "User_1", "Page_10"), (1, 21, "User_2", "Page_20")]
+    malformed = sorted(_rows(decoded.malformed), key=lambda r: r["kafka_offset"])
+    assert [r["kafka_offset"] for r in malformed] == list(range(2, len(payloads)))
+    for row in malformed:
+        payload, error = payloads[row["kafka_offset"]]
+        assert row["error"].startswith(error), (row, error)
+        import base64
+        assert row["payload_base64"] == (None if payload is None else base64.b64encode(payload).decode())
+        assert row["record_key"] == f"1|{row['kafka_offset']}"
+        assert row["kafka_timestamp"] == utc_text(T0 + row["kafka_offset"])
+    assert malformed[1]["error"] == "not Confluent wire format: 2 bytes, shorter than the 5-byte header"
+    # Schemas are fetched once per id and decoder instance (one per output branch), not per record.
+    assert registry.requests["GET /schemas/ids/{id}"] <= 2 * 4
