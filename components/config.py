@@ -279,8 +279,10 @@ def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
     for key, value in raw.items():
         if key in SECRET_KEYS:
             # Validated without echoing the value: it must not reach logs.
-            if not isinstance(value, str) or not 12 <= len(value) <= 128 or any(c.isspace() for c in value):
-                problems.add(key, "[secret]", "must be 12-128 characters without spaces "
+            # `$` is refused because Grafana expands `$NAME` in the password file it reads.
+            if (not isinstance(value, str) or not 12 <= len(value) <= 128
+                    or any(c.isspace() or c == "$" for c in value)):
+                problems.add(key, "[secret]", "must be 12-128 characters without spaces or `$` "
                              "(or leave it unset to have one generated)")
             continue
         if key not in _SECTIONS:

@@ -152,14 +152,14 @@ def test_stack_end_to_end(e2e, project_copy):
                     password=out["clickhousePassword"], database="clickstream")
 
     # Events flow through Flink into ClickHouse: counts grow.
-    first = wait_for("raw events in ClickHouse", lambda: ch.command("SELECT count() FROM pageviews_raw"), 240)
-    wait_for("raw events to keep growing", lambda: ch.command("SELECT count() FROM pageviews_raw") > first, 120)
+    first = wait_for("raw events in ClickHouse", lambda: ch.command("SELECT count() FROM pageviews"), 240)
+    wait_for("raw events to keep growing", lambda: ch.command("SELECT count() FROM pageviews") > first, 120)
     # Per-minute stats equal the raw events they came from, for minutes the watermark has closed.
     closed_minutes = wait_for("a closed minute in page_stats_1m", lambda: ch.query(
         "SELECT window_start, sum(views) FROM page_stats_1m FINAL GROUP BY window_start ORDER BY window_start"
     ).result_rows[:-2], 300)
     for window_start, views in closed_minutes:
-        raw = ch.command("SELECT count() FROM (SELECT DISTINCT kafka_partition, kafka_offset FROM pageviews_raw "
+        raw = ch.command("SELECT count() FROM (SELECT DISTINCT kafka_partition, kafka_offset FROM pageviews "
                          f"WHERE toStartOfMinute(event_time) = toDateTime64('{window_start}', 3, 'UTC'))")
         assert raw == views, f"minute {window_start}: {views} views in page_stats_1m, {raw} raw events"
 
@@ -176,7 +176,7 @@ def test_stack_end_to_end(e2e, project_copy):
     assert changes == {}, f"second preview wants changes: {changes}"
 
     # A change of job code upgrades the job through a savepoint; counts carry on.
-    before = ch.command("SELECT count() FROM pageviews_raw")
+    before = ch.command("SELECT count() FROM pageviews")
     job_file = project_copy / "flink_job" / "job.py"
     job_file.write_text(job_file.read_text() + "\n# e2e: a code change that must upgrade through a savepoint\n")
     upgraded = stack.up(on_output=print)
@@ -184,7 +184,7 @@ def test_stack_end_to_end(e2e, project_copy):
     assert new_out["flinkJobId"] != out["flinkJobId"], "the job was not resubmitted"
     assert new_out["flinkLastSavepoint"], "no savepoint was taken before the upgrade"
     wait_for("counts to continue after the upgrade",
-             lambda: ch.command("SELECT count() FROM pageviews_raw") > before, 240)
+             lambda: ch.command("SELECT count() FROM pageviews") > before, 240)
 
     # Destroy leaves nothing of the stack.
     stack.destroy(on_output=print)

@@ -80,7 +80,28 @@ def test_a_bad_secret_is_named_without_showing_it():
     assert "clickstreamer:clickhousePassword = [secret]" in message and "short pw" not in message
 
 
+def test_a_secret_with_a_dollar_is_refused_because_grafana_would_expand_it():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"clickhouseReaderPassword": "pa$HOMEword-long-enough"})
+    assert "clickstreamer:clickhouseReaderPassword = [secret]" in str(caught.value)
+    assert "pa$HOME" not in str(caught.value)
+
+
 def test_secret_values_never_show_in_config_repr():
     from components.pipeline import PipelineSecrets
 
     assert "hunter2" not in repr(PipelineSecrets(clickhouse_password="hunter2hunter2"))
+
+
+def test_the_readme_documents_every_config_key():
+    """README's configuration table is scripts/config_reference.py's output: no key undocumented."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    table = subprocess.run([sys.executable, str(root / "scripts" / "config_reference.py")], capture_output=True,
+                           text=True, check=True).stdout
+    readme = (root / "README.md").read_text()
+    missing = [line for line in table.splitlines() if line not in readme]
+    assert not missing, "README.md lacks these rows of `scripts/config_reference.py`:\n" + "\n".join(missing)
