@@ -9,7 +9,7 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, local_image, replace_safely
 from .resources.connector import Connector, DatagenSettings as DatagenConnectorSettings, datagen_connector_config
 
 INTERNAL_HOST = "connect"
@@ -71,16 +71,12 @@ class Connect(pulumi.ComponentResource):
         p = args.placement
         self.url = p.url(args.host_port)
 
-        self.image = docker.Image(
+        self.image = local_image(
             f"{name}-image",
             image_name=f"clickstreamer/connect-datagen:{args.base_image.rsplit(':', 1)[-1]}-{args.datagen_version}",
-            build=docker.DockerBuildArgs(
-                context=str(REPO_ROOT / "images" / "connect"),
-                dockerfile=str(REPO_ROOT / "images" / "connect" / "Dockerfile"),
-                args={"CONNECT_BASE": args.base_image, "DATAGEN_VERSION": args.datagen_version},
-                platform="linux/amd64",
-            ),
-            skip_push=True,
+            context=REPO_ROOT / "images" / "connect",
+            dockerfile=REPO_ROOT / "images" / "connect" / "Dockerfile",
+            args={"CONNECT_BASE": args.base_image, "DATAGEN_VERSION": args.datagen_version},
             opts=child,
         )
         self.container = docker.Container(

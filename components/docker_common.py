@@ -65,6 +65,25 @@ def replace_safely(opts: pulumi.ResourceOptions, depends_on: Optional[Sequence[p
     )
 
 
+def local_image(name: str, image_name: str, context: Path, dockerfile: Path, args: dict[str, str],
+                opts: pulumi.ResourceOptions, buildkit: bool = False) -> docker.Image:
+    """An image built by the Docker daemon and kept local (never pushed). Containers should run
+    its `repo_digest` (the local image id), so that a rebuild replaces them."""
+    return docker.Image(
+        name,
+        image_name=image_name,
+        build=docker.DockerBuildArgs(
+            context=str(context),
+            dockerfile=str(dockerfile),
+            args=args,
+            builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT if buildkit else None,
+            platform="linux/amd64",
+        ),
+        skip_push=True,
+        opts=opts,
+    )
+
+
 def files_digest(root: Path, patterns: Sequence[str] = ("**/*",), exclude: Sequence[str] = ()) -> str:
     """sha256 over the relative paths and contents of the files under `root` (sorted), so a change
     of any of them, and only that, changes the digest. Computed at preview time."""

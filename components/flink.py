@@ -15,7 +15,7 @@ import pulumi
 import pulumi_docker as docker
 
 from .docker_common import (REPO_ROOT, RESTART_POLICY, DockerPlacement, files_digest, healthcheck,
-                            replace_safely)
+                            local_image, replace_safely)
 from .resources.flink_job import FlinkJob
 
 JOBMANAGER_HOST = "jobmanager"
@@ -86,20 +86,16 @@ class Flink(pulumi.ComponentResource):
         p = args.placement
         self.url = p.url(args.host_port)
 
-        self.image = docker.Image(
+        # Context: the repository root, narrowed by .dockerignore to the jar-set pom, the Java
+        # functions and the PyFlink pin (not the job's Python code, which is mounted).
+        self.image = local_image(
             f"{name}-image",
             image_name=f"clickstreamer/flink:{args.base_image.rsplit(':', 1)[-1]}",
-            # Context: the repository root, narrowed by .dockerignore to the jar-set pom, the Java
-            # functions and the PyFlink pin (not the job's Python code, which is mounted).
-            build=docker.DockerBuildArgs(
-                context=str(REPO_ROOT),
-                dockerfile=str(REPO_ROOT / "images" / "flink" / "Dockerfile"),
-                args={"FLINK_IMAGE": args.base_image},
-                builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
-                platform="linux/amd64",
-            ),
-            skip_push=True,
+            context=REPO_ROOT,
+            dockerfile=REPO_ROOT / "images" / "flink" / "Dockerfile",
+            args={"FLINK_IMAGE": args.base_image},
             opts=child,
+            buildkit=True,
         )
         volume = docker.Volume(
             f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child

@@ -13,7 +13,7 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, local_image, replace_safely
 
 INTERNAL_HOST = "grafana"
 PORT = 3000
@@ -69,16 +69,12 @@ class Grafana(pulumi.ComponentResource):
         p = args.placement
         self.url = p.url(args.host_port)
 
-        self.image = docker.Image(
+        self.image = local_image(
             f"{name}-image",
             image_name=f"clickstreamer/grafana:{args.base_image.rsplit(':', 1)[-1]}-clickhouse-{args.plugin_version}",
-            build=docker.DockerBuildArgs(
-                context=str(REPO_ROOT / "images" / "grafana"),
-                dockerfile=str(REPO_ROOT / "images" / "grafana" / "Dockerfile"),
-                args={"GRAFANA_BASE": args.base_image, "CLICKHOUSE_PLUGIN_VERSION": args.plugin_version},
-                platform="linux/amd64",
-            ),
-            skip_push=True,
+            context=REPO_ROOT / "images" / "grafana",
+            dockerfile=REPO_ROOT / "images" / "grafana" / "Dockerfile",
+            args={"GRAFANA_BASE": args.base_image, "CLICKHOUSE_PLUGIN_VERSION": args.plugin_version},
             opts=child,
         )
         volume = docker.Volume(

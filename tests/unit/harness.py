@@ -13,7 +13,7 @@ import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 from google.protobuf import json_format
@@ -36,6 +36,7 @@ class Registered:
     dependencies: list[str]
     delete_before_replace: bool
     custom: bool
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     def revealed(self, key: str) -> Any:
         """Input `key` with secret wrappers removed (to read what a secret holds)."""
@@ -211,8 +212,28 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 delete_before_replace=request.deleteBeforeReplace,
                 custom=request.custom,
+                additional_secret_outputs=list(request.additionalSecretOutputs),
             ))
         return response
+
+
+def record(build: Callable[[], None], recording: Optional[Recording] = None,
+           mocks: Optional[pulumi.runtime.Mocks] = None) -> Recording:
+    """Run `build` (code that registers resources) under mocks; return what it registered."""
+    recording = recording if recording is not None else Recording()
+    mocks = mocks or RealisticMocks()
+
+    @pulumi.runtime.test
+    def run():
+        build()
+        return pulumi.Output.from_input(True)
+
+    # A fresh root stack per build, so exports of an earlier build do not leak into this one.
+    pulumi.runtime.settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="clickstreamer", stack="unit", preview=False,
+                             monitor=RecordingMonitor(mocks, recording))
+    run()
+    return recording
 
 
 def build_program(config: Optional[dict] = None, secrets: Optional[dict] = None,

@@ -272,3 +272,23 @@ def test_flink_job_is_submitted_with_its_code_hash_and_endpoints(program):
     assert pairs["--schema-registry-url"] == "http://schema-registry:8081"
     assert job.inputs["job_path"].startswith("/opt/flink/usrlib/clickstream/")
     assert job.inputs["parallelism"] == 2
+
+
+def test_flink_image_context_excludes_the_mounted_job_code():
+    """The Flink image is built from the repo root narrowed by .dockerignore: everything its
+    Dockerfile COPYs is let in, and the job's Python code is not (it is mounted, so editing it must
+    not rebuild the image and replace the cluster under the running job)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    rules = [line.strip() for line in (root / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*", "the context must start from nothing"
+    allowed = {rule[1:] for rule in rules[1:] if rule.startswith("!")}
+    copied = set(re.findall(r"^COPY (?!--from)(?:--\S+ )*(\S+) ", (root / "images/flink/Dockerfile").read_text(), re.M))
+    assert copied and copied <= allowed, f"COPY sources not in the context: {copied - allowed}"
+    assert not any(a.startswith("flink_job/") and a.endswith(".py") or a in ("flink_job", "flink_job/")
+                   for a in allowed), f"job code enters the image context: {allowed}"
+    mounts = {m["target"]: m for m in build_program().named("clickstream-flink-jobmanager").inputs["mounts"]}
+    job_mount = mounts["/opt/flink/usrlib/clickstream"]
+    assert job_mount["type"] == "bind" and job_mount["source"].endswith("flink_job") and job_mount["readOnly"]
