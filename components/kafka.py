@@ -105,8 +105,10 @@ class Kafka(pulumi.ComponentResource):
             envs=kafka_environment(args),
             ports=[p.publish(HOST_LISTENER_PORT, args.host_port)],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/kafka/data")],
+            # The tool is a JVM and would inherit the broker's KAFKA_HEAP_OPTS: give it a small heap.
             healthcheck=healthcheck(
-                f"kafka-broker-api-versions --bootstrap-server {INTERNAL_HOST}:{INTERNAL_PORT} >/dev/null 2>&1",
+                f"KAFKA_HEAP_OPTS=-Xmx128m kafka-broker-api-versions --bootstrap-server {INTERNAL_HOST}:{INTERNAL_PORT}"
+                " >/dev/null 2>&1",
                 interval=10, timeout=30, retries=18, start_period=20,
             ),
             labels=p.labels("kafka"),
