@@ -2,11 +2,12 @@
 docs/data-contract.md, which ClickHouse consumes.
 
     pageviews (Kafka, Confluent-Avro, raw bytes read)
-      └─ DECODE_PAGEVIEW (Java, flink_job/udf) ─┬─ malformed ─────────────► clickstream.malformed
-                                                 └─ events ─┬─────────────► clickstream.events
-                                                            ├─ 1 min × page ► clickstream.page_stats_1m
-                                                            ├─ 1 min × user ► clickstream.user_activity_1m
-                                                            └─ session/user ► clickstream.sessions
+      └─ DecodePageviews (Java operator, flink_job/udf) ─┬─ malformed ──────────► clickstream.malformed
+                                                          └─ PageviewInsights (Java operator)
+                                                               ├─ messages ─────────► clickstream.events
+                                                               └─ partial counts ─┬─ 1 min × page (SQL) ► clickstream.page_stats_1m
+                                                                                  ├─ 1 min × user (SQL) ► clickstream.user_activity_1m
+                                                                                  └─ session/user (SQL) ► clickstream.sessions
 
 Event time is the Kafka record timestamp (datagen's `viewtime` is a counter), with a
 bounded-out-of-orderness watermark and a source idle timeout so a quiet partition cannot hold
@@ -16,7 +17,8 @@ runs every insert as one statement set.
 
 Run: `flink run -py flink_job/job.py --bootstrap-servers broker:29092 --schema-registry-url
 http://schema-registry:8081` (every option also reads a CLICKSTREAM_* environment variable; see
-`--help`). The DECODE_PAGEVIEW jar must be on Flink's classpath (/opt/flink/lib in the image).
+`--help`). The flink_job/udf jar (operators, functions, the `kafka-messages` sink) must be on
+Flink's classpath (/opt/flink/lib in the image).
 """
 from __future__ import annotations
 
@@ -27,15 +29,17 @@ import sys
 from dataclasses import dataclass, fields
 from typing import NamedTuple, Optional, Sequence
 
-from pyflink.table import (DataTypes, EnvironmentSettings, Schema, Table, TableDescriptor,
-                           TableEnvironment)
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import (DataTypes, EnvironmentSettings, Schema, StreamTableEnvironment, Table,
+                           TableDescriptor, TableEnvironment)
 from pyflink.table.expressions import call, col, lit
 
 LOG = logging.getLogger("clickstream.job")
 
 # The Java functions of flink_job/udf (name -> class); their jar must be on Flink's classpath.
+# The per-view work is not done by functions but by the Java operators of
+# io.clickstreamer.flink.Pageviews (see `_pageviews`).
 JAVA_FUNCTIONS = {
-    "DECODE_PAGEVIEW": "io.clickstreamer.flink.DecodePageview",
     "MALFORMED_BASE64": "io.clickstreamer.flink.MalformedBase64",
     "EVENT_JSON": "io.clickstreamer.flink.EventJson",
 }
@@ -184,19 +188,24 @@ def _interval(seconds: int) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{secs:02d}' DAY TO SECOND"
 
 
-def decode_pageviews(t_env: TableEnvironment, raw: Table, registry_url: str) -> Decoded:
+def _pageviews(t_env: StreamTableEnvironment, method: str, *args) -> list[Table]:
+    """Tables from io.clickstreamer.flink.Pageviews, which puts the job's Java operators between
+    Tables (PyFlink cannot do that itself; Py4J can call the Java side)."""
+    from pyflink.java_gateway import get_gateway
+
+    pageviews = get_gateway().jvm.io.clickstreamer.flink.Pageviews
+    return [Table(j_table, t_env) for j_table in getattr(pageviews, method)(t_env._j_tenv, *args)]
+
+
+def decode_pageviews(t_env: StreamTableEnvironment, raw: Table, registry_url: str) -> Decoded:
     """Split raw Kafka records into decoded page views and malformed records.
 
     `raw` has kafka_partition INT, kafka_offset BIGINT, event_time (a rowtime attribute) and
-    payload BYTES. DECODE_PAGEVIEW (Java) emits one row per record, either the fields or an error;
-    MALFORMED_BASE64 (Java) renders a malformed record's bytes and counts it (`malformedRecords`).
+    payload BYTES. The DecodePageviews operator (Java, flink_job/udf) decodes each record once into
+    either a page view or an error; MALFORMED_BASE64 (Java) renders a malformed record's bytes and
+    counts it (`malformedRecords`).
     """
-    decoded = raw.join_lateral(
-        call("DECODE_PAGEVIEW", col("payload"), lit(registry_url))
-        .alias("viewtime", "user_id", "page_id", "error"))
-    events = decoded.where(col("error").is_null).select(
-        col("kafka_partition"), col("kafka_offset"), col("event_time"),
-        col("viewtime"), col("user_id"), col("page_id"))
+    events, bad = _pageviews(t_env, "decode", raw._j_table, registry_url)
     malformed = t_env.sql_query(f"""
         SELECT CAST(kafka_partition AS STRING) || '|' || CAST(kafka_offset AS STRING) AS record_key,
                kafka_partition,
@@ -204,32 +213,33 @@ def decode_pageviews(t_env: TableEnvironment, raw: Table, registry_url: str) -> 
                {_as_text('event_time')}                                         AS kafka_timestamp,
                error,
                MALFORMED_BASE64(payload, error)                                 AS payload_base64
-        FROM {decoded}
-        WHERE error IS NOT NULL""")
+        FROM {bad}""")
     return Decoded(events, malformed)
 
 
-def build_insights(t_env: TableEnvironment, events: Table, session_gap_seconds: int) -> Insights:
+def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_seconds: int) -> Insights:
     """The real-time insights of design §3 over decoded page views (see `Decoded.events`).
 
     Windows are event-time: tumbling 1 minute, and per-user sessions closed after
     `session_gap_seconds` without a view. Unique users are exact per (minute, page) and never
     summed; page lists are distinct (order carries no meaning: ClickHouse sorts them).
+
+    The per-view work is one Java operator, PageviewInsights (flink_job/udf): it renders each
+    view's `clickstream.events` message and counts views into partial aggregates, per (minute,
+    page, user) and per chain of one user's views, emitted before each watermark. The windows
+    below see only those partials, and give exactly the results they would give over the views
+    themselves (the operator's documentation says why, lateness included).
     """
-    # One message per page view: rendered by EVENT_JSON (Java), the job's hottest path.
-    raw_events = t_env.sql_query(f"""
-        SELECT CAST(kafka_partition AS STRING) || '|' || CAST(kafka_offset AS STRING) AS record_key,
-               EVENT_JSON(kafka_partition, kafka_offset, event_time, viewtime, user_id, page_id) AS `value`
-        FROM {events}""")
-    # One pre-aggregation per (minute, page, user) feeds both per-minute outputs: it is done
-    # locally before the shuffle (two-phase), and counting its rows per page gives exact uniques.
+    raw_events, minute_views, session_views = _pageviews(
+        t_env, "insights", events._j_table, session_gap_seconds * 1000, 60_000)
+    # Counting the (minute, page, user) rows per page gives exact uniques.
     per_page_user = t_env.sql_query(f"""
         SELECT window_start,
                window_end,
                page_id,
                user_id,
-               COUNT(*)                                  AS `views`
-        FROM TABLE(TUMBLE(TABLE {events}, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+               SUM(`views`)                              AS `views`
+        FROM TABLE(TUMBLE(TABLE {minute_views}, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
         GROUP BY window_start, window_end, page_id, user_id""")
     page_stats = t_env.sql_query(f"""
         SELECT {_as_text('window_start')} || '|' || page_id AS record_key,
@@ -254,9 +264,9 @@ def build_insights(t_env: TableEnvironment, events: Table, session_gap_seconds: 
                user_id,
                {_as_text('window_start')}                AS session_start,
                {_as_text('window_end')}                  AS session_end,
-               COUNT(*)                                  AS `views`,
+               SUM(`views`)                              AS `views`,
                ARRAY_AGG(DISTINCT page_id)               AS page_ids
-        FROM TABLE(SESSION(TABLE {events} PARTITION BY user_id, DESCRIPTOR(event_time),
+        FROM TABLE(SESSION(TABLE {session_views} PARTITION BY user_id, DESCRIPTOR(event_time),
                            {_interval(session_gap_seconds)}))
         GROUP BY window_start, window_end, user_id""")
     return Insights(raw_events, page_stats, user_activity, sessions)
@@ -286,8 +296,9 @@ SINK_COLUMNS = {
 }
 
 
-def create_table_environment(cfg: JobConfig) -> TableEnvironment:
-    t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+def create_table_environment(cfg: JobConfig) -> StreamTableEnvironment:
+    t_env = StreamTableEnvironment.create(StreamExecutionEnvironment.get_execution_environment(),
+                                          EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
     conf.set("pipeline.name", cfg.job_name)
     conf.set("table.local-time-zone", "UTC")
@@ -338,21 +349,22 @@ def _sink_descriptor(cfg: JobConfig, topic: str, columns) -> TableDescriptor:
     schema = Schema.new_builder()
     for column, data_type in columns:
         schema = schema.column(column, data_type)
-    # A single BYTES value column is a message rendered already (EVENT_JSON): written as is.
-    prerendered = [c for c, _ in columns if c != "record_key"] == ["value"]
-    builder = (TableDescriptor.for_connector("kafka")
+    # (record_key, value BYTES) is a message rendered already (PageviewInsights): its bytes are
+    # written as they are, by the Kafka sink of flink_job/udf (MessageSinkFactory), which takes the
+    # same options as connector `kafka` and is cheaper per record.
+    if [c for c, _ in columns] == ["record_key", "value"]:
+        builder = TableDescriptor.for_connector("kafka-messages")
+    else:
+        builder = (TableDescriptor.for_connector("kafka")
+                   .option("key.format", "raw")
+                   .option("key.fields", "record_key")
+                   .option("value.fields-include", "EXCEPT_KEY")
+                   .option("value.format", "json")
+                   .option("value.json.timestamp-format.standard", "SQL"))
+    builder = (builder
                .schema(schema.build())
                .option("topic", topic)
                .option("properties.bootstrap.servers", cfg.bootstrap_servers)
-               .option("key.format", "raw")
-               .option("key.fields", "record_key")
-               .option("value.fields-include", "EXCEPT_KEY"))
-    if prerendered:
-        builder = builder.option("value.format", "raw")
-    else:
-        builder = (builder.option("value.format", "json")
-                   .option("value.json.timestamp-format.standard", "SQL"))
-    builder = (builder
                .option("sink.delivery-guarantee", cfg.delivery_guarantee)
                # Batches, not one request per row: the producer waits up to 100 ms to fill a batch.
                .option("properties.linger.ms", "100")

@@ -2,7 +2,7 @@
 application mode, upgraded through savepoints.
 
 - Image: `kubernetes.flinkImage`, built from images/flink (Python, PyFlink, connector jars, the
-  DECODE_PAGEVIEW UDF jar) and pushed to a registry the cluster pulls from.
+  the flink_job/udf jar) and pushed to a registry the cluster pulls from.
 - Job code: `flink_job/*.py` reaches the pods as an immutable ConfigMap mounted at the same path as
   the Docker platform's bind mount (`/opt/flink/usrlib/clickstream/`), not baked into the image.
   A change of the code makes a new ConfigMap (a new name), which changes the FlinkDeployment's pod

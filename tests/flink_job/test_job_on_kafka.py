@@ -8,8 +8,10 @@ collapses them; the result must equal what plain Python computes from the same e
 from __future__ import annotations
 
 import base64
+import random
 import threading
 import uuid
+from typing import Optional
 
 import pytest
 
@@ -255,6 +257,74 @@ def test_taskmanager_killed_midstream_restores_from_checkpoint_without_loss_or_v
             # checkpoint predates them all: they were replayed, so raw duplicates must exist (and
             # were collapsed above). A checkpoint taken in between makes that count timing-dependent.
             assert duplicates["events"] >= 300, duplicates
+    finally:
+        outputs.close()
+        flink.cancel(job_id)
+
+
+def test_late_views_are_kept_or_dropped_as_windows_over_every_view_would(kafka, registry, schema_id, flink):
+    # The windows see partial counts, not views (PageviewInsights): a view that comes after the
+    # watermark passed it must still count exactly where a window over single views would count it.
+    topics = Topics(kafka)
+    t1 = T0 + 300_000
+    rng = random.Random(3)
+
+    def view(partition: int, ts: int, user: str, page: Optional[str] = None) -> Record:
+        return pageview_record(schema_id, partition, ts, ts - T0, user, page or f"Page_{rng.randrange(10, 20)}")
+
+    first = [view(i % 2, T0 + s * 1000, "User_1") for i, s in enumerate(range(20, 141, 10))]  # closed at T0+200s
+    first += [view(i % 2, T0 + s * 1000, "User_2") for i, s in enumerate(range(150, 291, 10))]  # open until t1+50s
+    first += [view(i % 2, T0 + s * 1000, "User_3") for i, s in enumerate(range(200, 251, 10))]  # open until t1+10s
+    first += [view(0, t1, "User_4"), view(1, t1, "User_5")]  # both partitions reach t1: watermark t1 - 2 s
+    first.sort(key=lambda r: r.timestamp_ms)
+    placed = list(zip(first, produce(kafka.bootstrap, topics.source, first)))
+    job_id = flink.submit(_job_args(kafka, registry, topics, checkpoint_interval=5, idle_timeout=120))
+    outputs = Outputs(kafka, topics)
+    try:
+        sessions_vertex = next(v["id"] for v in flink.get(f"/jobs/{job_id}")["vertices"]
+                               if "sink_sessions" in v["name"])
+
+        def session_watermark() -> int:
+            values = flink.get(f"/jobs/{job_id}/vertices/{sessions_vertex}/watermarks")
+            return min(int(v["value"]) for v in values if v["id"].endswith("currentInputWatermark"))
+
+        wait_for("the session windows' watermark to reach t1 - 2 s",
+                 lambda: session_watermark() == t1 - DELAY_S * 1000, timeout=180)
+        late = {
+            # its own session window ended long ago, and no session of User_1 is open: dropped
+            "dropped": view(0, T0 + 100_000, "User_1"),
+            # late on its own, but inside User_2's open session: counted there, with its page
+            "inside": view(1, t1 - 65_000, "User_2", "Page_77"),
+            # late on its own, but touching User_3's open session: it becomes that session's start
+            "extends": view(0, t1 - 115_000, "User_3"),
+            # not late for a session (the minute t1 - 60 s .. t1 is open too)
+            "on_time": view(1, t1 - 30_000, "User_6"),
+        }
+        placed += list(zip(late.values(), produce(kafka.bootstrap, topics.source, list(late.values()))))
+        wait_for("every view in clickstream.events",
+                 lambda: outputs.poll() or len(outputs.deduped()["events"]) == len(placed), timeout=120)
+        # Only now may the watermark move on.
+        sentinels = [view(p, T0 + 3_600_000, "User_9", "Page_99") for p in (0, 1)]
+        placed += list(zip(sentinels, produce(kafka.bootstrap, topics.source, sentinels)))
+
+        def views_of(records) -> list[PageView]:
+            return _placed(records, [p for r, p in placed if any(r is x for x in records)])
+
+        watermark = T0 + 3_600_000 - DELAY_S * 1000
+        every = [r for r, _ in placed]
+        in_sessions = [r for r in every if r is not late["dropped"]]
+        in_minutes = [r for r in every if r not in (late["dropped"], late["inside"], late["extends"])]
+        expected = {
+            "events": expected_insights(views_of(every), GAP_S, watermark)["events"],
+            **{o: expected_insights(views_of(in_minutes), GAP_S, watermark)[o] for o in ("page_stats", "user_activity")},
+            "sessions": expected_insights(views_of(in_sessions), GAP_S, watermark)["sessions"],
+        }
+        got = _wait_for_expected(outputs, expected, {}, timeout=240)
+
+        sessions = {(s["user_id"], s["session_start"]): s for s in got["sessions"].values()}
+        assert (("User_3", utc_text(t1 - 115_000)) in sessions
+                and "Page_77" in next(s["page_ids"] for (u, _), s in sessions.items() if u == "User_2"))
+        assert [s["views"] for (u, _), s in sessions.items() if u == "User_1"] == [13]
     finally:
         outputs.close()
         flink.cancel(job_id)

@@ -9,14 +9,18 @@ test stand-in by the job's Java function.
 from __future__ import annotations
 
 import json
+import random
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pyflink.table import DataTypes, EnvironmentSettings, TableEnvironment
+from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.table import DataTypes, EnvironmentSettings, StreamTableEnvironment, TableEnvironment
 from pyflink.table.expressions import col
 
 from flink_job import job
-from tests.flink_job.pageviews import (PageView, confluent_avro, expected_insights, utc_text)
+from tests.flink_job.pageviews import (PAGEVIEWS_SCHEMA, PageView, confluent_avro, expected_insights,
+                                       utc_text)
 
 GAP_S = 60
 T0 = 1_795_870_800_000  # 2026-11-28 13:00:00.000 UTC
@@ -52,7 +56,9 @@ def _page_views() -> list[PageView]:
 
 @pytest.fixture(scope="module")
 def t_env(decode_jar: Path) -> TableEnvironment:
-    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    # A StreamTableEnvironment, as in the job: build_insights puts a Java operator between tables.
+    env = StreamTableEnvironment.create(StreamExecutionEnvironment.get_execution_environment(),
+                                        EnvironmentSettings.in_streaming_mode())
     env.get_config().set("table.local-time-zone", "UTC")
     env.get_config().set("parallelism.default", "1")
     env.get_config().set("pipeline.jars", decode_jar.as_uri())
@@ -69,14 +75,14 @@ def _without_key(rows: list[dict]) -> list[dict]:
     return [{k: (sorted(v) if k == "page_ids" else v) for k, v in r.items() if k != "record_key"} for r in rows]
 
 
-@pytest.fixture(scope="module")
-def insights(t_env, tmp_path_factory):
-    views = _page_views()
-    csv = tmp_path_factory.mktemp("bounded") / "pageviews.csv"
+def _bounded_page_views(t_env, folder: Path, name: str, views: list[PageView]):
+    """The views as a bounded table, in the order given, event_time a rowtime attribute with a
+    2-second bounded-out-of-orderness watermark (as the Kafka source's)."""
+    csv = folder / f"{name}.csv"
     csv.write_text("".join(f"{v.partition},{v.offset},{v.timestamp_ms},{v.viewtime},{v.user_id},{v.page_id}\n"
                            for v in views))
     t_env.execute_sql(f"""
-        CREATE TEMPORARY TABLE bounded_pageviews (
+        CREATE TEMPORARY TABLE {name} (
             kafka_partition INT,
             kafka_offset    BIGINT,
             ts_millis       BIGINT,
@@ -86,9 +92,15 @@ def insights(t_env, tmp_path_factory):
             event_time AS TO_TIMESTAMP_LTZ(ts_millis, 3),
             WATERMARK FOR event_time AS event_time - INTERVAL '2' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{csv}', 'format' = 'csv')""")
-    events = t_env.from_path("bounded_pageviews").select(
+    return t_env.from_path(name).select(
         col("kafka_partition"), col("kafka_offset"), col("event_time"), col("viewtime"),
         col("user_id"), col("page_id"))
+
+
+@pytest.fixture(scope="module")
+def insights(t_env, tmp_path_factory):
+    views = _page_views()
+    events = _bounded_page_views(t_env, tmp_path_factory.mktemp("bounded"), "bounded_pageviews", views)
     built = job.build_insights(t_env, events, GAP_S)
     expected = expected_insights(views, GAP_S, watermark_ms=2**62)
     return built, expected
@@ -231,3 +243,118 @@ def test_decoder_keeps_valid_records_and_sets_malformed_ones_aside(t_env, regist
     assert malformed[1]["error"] == "not Confluent wire format: 2 bytes, shorter than the 5-byte header"
     # Schemas are fetched once per id and decoder instance (one per output branch), not per record.
     assert registry.requests["GET /schemas/ids/{id}"] <= 2 * 4
+
+
+# --- the per-view operators ---------------------------------------------------------------------
+
+def _many_page_views() -> list[PageView]:
+    """Thirteen users over twenty minutes, in arrival order: partitions interleaved, views out of
+    order by up to 1.5 s (inside the 2 s watermark delay: nothing is late), sessions many gaps
+    long, gaps of exactly GAP, GAP - 1 ms and GAP + 1 ms, and, first, a view that arrives after a
+    later one and joins two chains of views into one session."""
+    rng = random.Random(5)
+    rows = []
+    for user in range(1, 13):
+        t = T0 + rng.randrange(0, 120_000)
+        while t < T0 + 20 * 60_000:
+            rows.append((rng.randrange(2), t, f"User_{user}", f"Page_{rng.randrange(10, 30)}"))
+            r = rng.random()
+            gap = GAP_S * 1000
+            t += (gap if r < 0.05 else gap - 1 if r < 0.1 else gap + 1 if r < 0.15
+                  else rng.randrange(gap + 2, 4 * gap) if r < 0.2 else rng.randrange(1, 20_000))
+    rows.sort(key=lambda row: row[1] + rng.randrange(0, 1_500))
+    bridge = [(0, T0, "User_20", "Page_10"), (1, T0 + 61_000, "User_20", "Page_11"),
+              (0, T0 + 30_000, "User_20", "Page_12")]
+    views, offsets = [], {0: 0, 1: 0}
+    for viewtime_index, (partition, ts, user, page) in enumerate(bridge + rows):
+        views.append(PageView(partition, offsets[partition], ts, 1 + 10 * viewtime_index, user, page))
+        offsets[partition] += 1
+    return views
+
+
+def test_pre_aggregated_windows_equal_windows_over_every_view(t_env, tmp_path):
+    # PageviewInsights counts views into partial rows and the windows see only those: the
+    # results must be exactly those of windows over the views themselves.
+    views = _many_page_views()
+    built = job.build_insights(t_env, _bounded_page_views(t_env, tmp_path, "many_pageviews", views), GAP_S)
+    expected = expected_insights(views, GAP_S, watermark_ms=2**62)
+    durations = [(datetime.fromisoformat(s["session_end"]) - datetime.fromisoformat(s["session_start"])).seconds
+                 for s in expected["sessions"].values()]
+    assert len(durations) > 50 and max(durations) > 8 * GAP_S, "the data must have many sessions, some long"
+    keys = {"page_stats": ("window_start", "page_id"), "user_activity": ("window_start", "user_id"),
+            "sessions": ("user_id", "session_start")}
+    for output, key in keys.items():
+        rows = _rows(getattr(built, output))
+        assert all(r["record_key"] == "|".join(str(r[k]) for k in key) for r in rows), output
+        assert sorted(_without_key(rows), key=lambda r: tuple(r[k] for k in key)) == \
+            sorted(expected[output].values(), key=lambda r: tuple(r[k] for k in key)), output
+    messages = sorted((json.loads(bytes(r["value"])) for r in _rows(built.events)),
+                      key=lambda m: (m["kafka_partition"], m["kafka_offset"]))
+    assert messages == sorted(expected["events"].values(), key=lambda m: (m["kafka_partition"], m["kafka_offset"]))
+    bridged = [s for s in expected["sessions"].values() if s["user_id"] == "User_20"]
+    assert [(s["session_start"], s["views"]) for s in bridged] == [(utc_text(T0), 3)]
+
+
+def _zigzag(n: int) -> bytes:
+    n = ((n << 1) ^ (n >> 63)) & (2**64 - 1)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _avro_string(text: str) -> bytes:
+    raw = text.encode()
+    return _zigzag(len(raw)) + raw
+
+
+def test_decoder_reads_by_hand_exactly_what_avro_reads(t_env, registry, schema_id):
+    # Records of the exact pageviews layout are read by hand; a writer schema with the same bytes
+    # but a logical type on viewtime goes through Avro's resolving reader. Every body, valid or
+    # not, must give the same page view or the same error either way.
+    annotated = json.loads(PAGEVIEWS_SCHEMA)
+    annotated["fields"][0]["type"] = {"type": "long", "logicalType": "timestamp-millis"}
+    avro_id = registry.register("pageviews-annotated-value", json.dumps(annotated))
+    valid = [_zigzag(v) + _avro_string(u) + _avro_string(p) for v, u, p in [
+        (0, "User_1", "Page_10"), (-1, "", "é"), (63, "a\"b", "x" * 200), (64, "User_2", "y" * 20_000),
+        (-65, "User_3", ""), (2**31, "u", "p"), (-(2**31) - 1, "u", "p"), (2**62, "u", "p"),
+        (2**63 - 1, "u", "p"), (-(2**63), "u", "p")]]
+    invalid = [
+        *(valid[0][:n] for n in range(len(valid[0]))),         # truncated anywhere
+        valid[0] + b"\x00",                                    # a byte too many
+        _zigzag(5) + _zigzag(-3) + b"abc" + _avro_string("p"),  # negative length
+        _zigzag(5) + _zigzag(100) + b"abc",                    # longer than what is left
+        b"\xff" * 11 + _avro_string("u") + _avro_string("p"),  # an 11-byte long
+        _zigzag(5) + b"\xff\xff\xff\xff\x0f" + _avro_string("p"),  # a 5-byte length
+    ]
+    bodies = [*valid, b"\x8a\x00" + _avro_string("u") + _avro_string("p"), *invalid]  # 5, not canonical
+    records = [(offset, b"\x00" + sid.to_bytes(4, "big") + body)
+               for i, body in enumerate(bodies)
+               for offset, sid in ((2 * i, schema_id), (2 * i + 1, avro_id))]
+    source = t_env.from_elements(
+        [(0, offset, T0, bytearray(payload)) for offset, payload in records],
+        DataTypes.ROW([DataTypes.FIELD("kafka_partition", DataTypes.INT()),
+                       DataTypes.FIELD("kafka_offset", DataTypes.BIGINT()),
+                       DataTypes.FIELD("ms", DataTypes.BIGINT()),
+                       DataTypes.FIELD("payload", DataTypes.BYTES())]))
+    raw = t_env.sql_query(f"SELECT kafka_partition, kafka_offset, TO_TIMESTAMP_LTZ(ms, 3) AS event_time, payload "
+                          f"FROM {source}")
+
+    decoded = job.decode_pageviews(t_env, raw, registry.url)
+
+    outcome = {r["kafka_offset"]: (r["viewtime"], r["user_id"], r["page_id"]) for r in _rows(
+        decoded.events.select(col("kafka_offset"), col("viewtime"), col("user_id"), col("page_id")))}
+    for r in _rows(decoded.malformed):
+        outcome[r["kafka_offset"]] = r["error"].replace(f"schema id {avro_id}", "schema id X") \
+            .replace(f"schema id {schema_id}", "schema id X")
+    assert len(outcome) == len(records)
+    for i, body in enumerate(bodies):
+        assert outcome[2 * i] == outcome[2 * i + 1], (body[:40], outcome[2 * i], outcome[2 * i + 1])
+    assert [outcome[2 * i] for i in (0, 1, 8, 9)] == [
+        (0, "User_1", "Page_10"), (-1, "", "é"), (2**63 - 1, "u", "p"), (-(2**63), "u", "p")]
+    assert outcome[2 * len(valid)] == (5, "u", "p")
+    assert outcome[2 * 3][2] == "y" * 20_000
+    assert all(isinstance(outcome[2 * (len(valid) + 1 + j)], str) for j in range(len(invalid)))
+    assert outcome[2 * (len(valid) + 1 + len(valid[0]))] == "not valid Avro for schema id X: bytes left after the record"

@@ -100,7 +100,8 @@ class KafkaBroker:
         _write_properties(config, props)
         jvm = _jvm(workdir, "768m")
         fmt = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            # `=`: a random id may start with "-", which would read as an option.
+            [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(config)],
             capture_output=True, text=True,
         )
         if fmt.returncode != 0:

@@ -11,7 +11,7 @@ The calls, with Confluent's request/response shapes (docs: "Schema Registry API 
   Avro serializer (and Kafka Connect's AvroConverter, i.e. datagen) calls to register a value
   schema; registering the same schema again returns the same id, as Confluent does.
 - `GET /schemas/ids/{id}` -> `{"schema": "<avro json>"}` (404 `{"error_code": 40403, ...}` when
-  unknown): the one call the job's decoder (`flink_job/udf`, DECODE_PAGEVIEW) makes, and the one
+  unknown): the one call the job's decoder (`flink_job/udf`, DecodePageviews) makes, and the one
   Flink's own `avro-confluent` format makes to read a record; query parameters are ignored.
 - `GET /subjects`, `GET /subjects/{subject}/versions/latest`: for tests to look at what is stored.
 

@@ -10,7 +10,7 @@ import java.util.Base64;
 
 /**
  * {@code MALFORMED_BASE64(payload BYTES, error STRING)}: the base64 text of a record that
- * DECODE_PAGEVIEW could not decode, for {@code clickstream.malformed}. It is called once per
+ * DecodePageviews could not decode, for {@code clickstream.malformed}. It is called once per
  * malformed record (only on the malformed branch), so it also counts them: the operator metric
  * {@code malformedRecords} (Flink UI / REST: the malformed sink's vertex), and a log line for the
  * first ten and every 10,000th.

@@ -1,0 +1,328 @@
+package io.clickstreamer.flink;
+
+import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.ChainingStrategy;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.data.binary.BinaryStringData;
+import org.apache.flink.util.OutputTag;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * The per-view half of the insights: every page view becomes its {@code clickstream.events}
+ * message here, and is counted into partial aggregates, so that the windows downstream see a few
+ * rows per user and watermark interval instead of one row per view (the job's throughput is the
+ * cost per view; see bench/flink_throughput.py).
+ *
+ * <p>Input {@link Pageviews#VIEWS}. Main output {@link Pageviews#MESSAGE}: {@code (record_key
+ * STRING, value BYTES)}, the contract's JSON object and key ({@link EventMessage}). Side outputs
+ * {@link #MINUTES} and {@link #SESSIONS}, both {@link Pageviews#PARTIAL}: {@code (user_id STRING,
+ * page_id STRING, views BIGINT, event_time TIMESTAMP_LTZ(3))}, the record timestamp equal to
+ * {@code event_time}; the windows downstream sum {@code views} and collect distinct
+ * {@code page_id}s:
+ *
+ * <ul>
+ *   <li>{@link #MINUTES}, per (minute, page, user): the views since the last watermark, stamped
+ *       with the time of one of them. A tumbling window puts it in the same minute as every view
+ *       it counts, and drops it as late exactly when it would have dropped those views (they are
+ *       all emitted before the watermark that followed them).
+ *   <li>{@link #SESSIONS}, per user: each chain of views no more than {@code gap} apart (a part of
+ *       one session, whatever else arrives) as "anchor" rows at times from its last view back to
+ *       its first, {@code gap} apart at most, carrying its views and pages. A session window gives
+ *       an element at t the window [t, t + gap) and merges windows that touch, so the anchors'
+ *       windows cover exactly the union of the views' windows, [first, last + gap), and merge
+ *       with the same sessions: start, end, views and pages are those of the views themselves.
+ *       The newest anchor goes first, so each older one merges into a window that is not late.
+ * </ul>
+ *
+ * <p>Lateness is decided per view, as before: a view whose own session window [t, t + gap) is
+ * already late (t + gap - 1 &lt;= watermark) is emitted alone, at once, after its user's pending
+ * rows, so the session window accepts it (merging into a live session) or drops it exactly as it
+ * would have; views that are not late are never late downstream, because everything pending is
+ * emitted before the next watermark is forwarded, and before each checkpoint barrier (so this
+ * operator keeps no state).
+ */
+public final class PageviewInsights extends AbstractStreamOperator<RowData>
+        implements OneInputStreamOperator<RowData, RowData> {
+
+    private static final long serialVersionUID = 1L;
+
+    public static final OutputTag<RowData> MINUTES = new OutputTag<>("minute-partials", Pageviews.PARTIAL_TYPE);
+    public static final OutputTag<RowData> SESSIONS = new OutputTag<>("session-partials", Pageviews.PARTIAL_TYPE);
+
+    private final long gapMillis;
+    private final long minuteMillis;
+
+    private transient EventMessage message;
+    private transient Map<StringData, User> users;
+    /** Users with chains, all emitted at the next watermark. */
+    private transient ArrayList<User> chained;
+    /** The earliest end of a minute with views pending, or Long.MAX_VALUE. */
+    private transient long nextMinuteEnd;
+    private transient long watermark;
+    private transient StreamRecord<RowData> partialRecord;
+
+    /** What one user did that is not emitted yet. */
+    private static final class User {
+        final StringData id;
+        final HashMap<StringData, Page> pages = new HashMap<>();
+        /** Disjoint chains of views, each one part of a single session. */
+        final ArrayList<Chain> chains = new ArrayList<>(2);
+
+        User(StringData id) {
+            this.id = id;
+        }
+    }
+
+    private static final class Page {
+        final StringData id;
+        /** Views per minute (a list: rarely more than one minute is open). */
+        MinuteViews minutes;
+        /** The chain this page was last added to: a page is added to a chain once. */
+        Chain chain;
+
+        Page(StringData id) {
+            this.id = id;
+        }
+    }
+
+    private static final class Chain {
+        long first;
+        long last;
+        long views;
+        final ArrayList<Page> pages = new ArrayList<>();
+    }
+
+    /** Views of one page in one minute. */
+    private static final class MinuteViews {
+        final long minute;
+        final long timestamp;
+        long views;
+        MinuteViews next;
+
+        MinuteViews(long minute, long timestamp, MinuteViews next) {
+            this.minute = minute;
+            this.timestamp = timestamp;
+            this.next = next;
+        }
+    }
+
+    public PageviewInsights(long gapMillis, long minuteMillis) {
+        if (gapMillis < 1 || minuteMillis < 1) {
+            throw new IllegalArgumentException("gap and window size must be positive: " + gapMillis + ", " + minuteMillis);
+        }
+        this.gapMillis = gapMillis;
+        this.minuteMillis = minuteMillis;
+        // Chained to the decoder: the point is to never serialize a row per view.
+        setChainingStrategy(ChainingStrategy.ALWAYS);
+    }
+
+    @Override
+    public void open() throws Exception {
+        super.open();
+        message = new EventMessage();
+        users = new HashMap<>();
+        chained = new ArrayList<>();
+        nextMinuteEnd = Long.MAX_VALUE;
+        watermark = Long.MIN_VALUE;
+        partialRecord = new StreamRecord<>(null);
+    }
+
+    @Override
+    public void processElement(StreamRecord<RowData> element) throws Exception {
+        RowData view = element.getValue();
+        StringData userId = view.isNullAt(4) ? null : view.getString(4);
+        StringData pageId = view.isNullAt(5) ? null : view.getString(5);
+        long time = view.getTimestamp(2, 3).getMillisecond();
+        output.collect(element.replace(GenericRowData.of(message.key(view), message.json(view))));
+
+        User user = users.get(userId);
+        if (user == null) {
+            user = new User(own(userId));
+            users.put(user.id, user);
+        }
+        Page page = user.pages.get(pageId);
+        if (page == null) {
+            page = new Page(own(pageId));
+            user.pages.put(page.id, page);
+        }
+        countMinute(page, time);
+        if (time + gapMillis - 1 <= watermark) {
+            // Late for a session of its own: the session window decides, as for any view.
+            emitChains(user);
+            emitSession(user.id, page.id, 1, time);
+        } else {
+            addToChain(user, page, time);
+        }
+    }
+
+    private void countMinute(Page page, long time) {
+        long minute = Math.floorDiv(time, minuteMillis);
+        MinuteViews views = page.minutes;
+        while (views != null && views.minute != minute) {
+            views = views.next;
+        }
+        if (views == null) {
+            views = page.minutes = new MinuteViews(minute, time, page.minutes);
+            nextMinuteEnd = Math.min(nextMinuteEnd, (minute + 1) * minuteMillis);
+        }
+        views.views++;
+    }
+
+    private void addToChain(User user, Page page, long time) {
+        Chain joined = null;
+        ArrayList<Chain> chains = user.chains;
+        for (int i = 0; i < chains.size(); i++) {
+            Chain chain = chains.get(i);
+            if (time < chain.first - gapMillis || time > chain.last + gapMillis) {
+                continue;
+            }
+            if (joined == null) {
+                joined = chain;
+            } else {
+                // The view bridges two chains: they are one now.
+                joined.first = Math.min(joined.first, chain.first);
+                joined.last = Math.max(joined.last, chain.last);
+                joined.views += chain.views;
+                for (Page other : chain.pages) {
+                    // (a page of both chains may be listed twice: the windows keep distinct pages)
+                    if (other.chain != joined) {
+                        other.chain = joined;
+                        joined.pages.add(other);
+                    }
+                }
+                chains.remove(i--);
+            }
+        }
+        if (joined == null) {
+            if (chains.isEmpty()) {
+                chained.add(user);
+            }
+            joined = new Chain();
+            joined.first = time;
+            joined.last = time;
+            chains.add(joined);
+        } else {
+            joined.first = Math.min(joined.first, time);
+            joined.last = Math.max(joined.last, time);
+        }
+        joined.views++;
+        if (page.chain != joined) {
+            page.chain = joined;
+            joined.pages.add(page);
+        }
+    }
+
+    @Override
+    public void processWatermark(Watermark mark) throws Exception {
+        // What is pending was counted under the previous watermark: the windows it may change
+        // must have it before they see this one.
+        emit(mark.getTimestamp());
+        watermark = mark.getTimestamp();
+        super.processWatermark(mark);
+    }
+
+    @Override
+    public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
+        // Everything, so that this operator has no state to snapshot.
+        emit(Long.MAX_VALUE);
+        super.prepareSnapshotPreBarrier(checkpointId);
+    }
+
+    @Override
+    public void finish() throws Exception {
+        emit(Long.MAX_VALUE);
+        super.finish();
+    }
+
+    /**
+     * Emits every chain (the session windows decide per element whether it is late, so chains go
+     * out at every watermark, as their views would have), and the minutes that a watermark of
+     * `upTo` closes (a tumbling window only cares about the watermark passing its end, like Flink's
+     * own local window aggregation); forgets what it emitted.
+     */
+    private void emit(long upTo) {
+        for (User user : chained) {
+            emitChains(user);
+        }
+        chained.clear();
+        if (nextMinuteEnd - 1 > upTo) {
+            return;
+        }
+        nextMinuteEnd = Long.MAX_VALUE;
+        for (Iterator<User> users = this.users.values().iterator(); users.hasNext(); ) {
+            User user = users.next();
+            for (Iterator<Page> pages = user.pages.values().iterator(); pages.hasNext(); ) {
+                Page page = pages.next();
+                MinuteViews kept = null;
+                for (MinuteViews views = page.minutes; views != null; views = views.next) {
+                    long end = (views.minute + 1) * minuteMillis;
+                    if (end - 1 <= upTo) {
+                        emitMinute(user.id, page.id, views.views, views.timestamp);
+                    } else {
+                        kept = new MinuteViews(views.minute, views.timestamp, kept);
+                        kept.views = views.views;
+                        nextMinuteEnd = Math.min(nextMinuteEnd, end);
+                    }
+                }
+                page.minutes = kept;
+                if (kept == null) {
+                    pages.remove();
+                }
+            }
+            if (user.pages.isEmpty()) {
+                users.remove();
+            }
+        }
+    }
+
+    /** Anchors from the last view back to the first, at most `gap` apart, newest first. */
+    private void emitChains(User user) {
+        for (Chain chain : user.chains) {
+            StringData anyPage = null;
+            long views = chain.views;
+            for (Page page : chain.pages) {
+                emitSession(user.id, page.id, views, chain.last);
+                views = 0;
+                anyPage = page.id;
+            }
+            for (long anchor = chain.last - gapMillis; anchor > chain.first; anchor -= gapMillis) {
+                emitSession(user.id, anyPage, 0, anchor);
+            }
+            if (chain.first < chain.last) {
+                emitSession(user.id, anyPage, 0, chain.first);
+            }
+        }
+        user.chains.clear();
+    }
+
+    private void emitMinute(StringData userId, StringData pageId, long views, long time) {
+        emit(MINUTES, userId, pageId, views, time);
+    }
+
+    private void emitSession(StringData userId, StringData pageId, long views, long time) {
+        emit(SESSIONS, userId, pageId, views, time);
+    }
+
+    private void emit(OutputTag<RowData> tag, StringData userId, StringData pageId, long views, long time) {
+        partialRecord.replace(GenericRowData.of(userId, pageId, views, TimestampData.fromEpochMillis(time)), time);
+        output.collect(tag, partialRecord);
+    }
+
+    /** A copy for keeping: the row's strings may live in a buffer that is reused. */
+    private static StringData own(StringData value) {
+        if (value instanceof BinaryStringData) {
+            return ((BinaryStringData) value).copy();
+        }
+        return value == null ? null : StringData.fromString(value.toString());
+    }
+}
