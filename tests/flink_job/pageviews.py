@@ -55,8 +55,9 @@ def confluent_avro(schema_id: int, viewtime: int, userid: str, pageid: str) -> b
     return out.getvalue()
 
 
-def _zigzag_varint(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
+def zigzag_varint(n: int) -> bytes:
+    """Avro's encoding of a long (`int`/`long`, and every length prefix)."""
+    n = ((n << 1) ^ (n >> 63)) & (2**64 - 1)
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -79,12 +80,12 @@ class FastEncoder:
         u = strings.get(userid)
         if u is None:
             raw = userid.encode()
-            u = strings[userid] = _zigzag_varint(len(raw)) + raw
+            u = strings[userid] = zigzag_varint(len(raw)) + raw
         p = strings.get(pageid)
         if p is None:
             raw = pageid.encode()
-            p = strings[pageid] = _zigzag_varint(len(raw)) + raw
-        return self.header + _zigzag_varint(viewtime) + u + p
+            p = strings[pageid] = zigzag_varint(len(raw)) + raw
+        return self.header + zigzag_varint(viewtime) + u + p
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pyflink.table.expressions import col
 
 from flink_job import job
 from tests.flink_job.pageviews import (PAGEVIEWS_SCHEMA, PageView, confluent_avro, expected_insights,
-                                       utc_text)
+                                       utc_text, zigzag_varint)
 
 GAP_S = 60
 T0 = 1_795_870_800_000  # 2026-11-28 13:00:00.000 UTC
@@ -181,6 +181,20 @@ def test_sessions_close_after_the_gap(insights):
 
 # --- decoding -------------------------------------------------------------------------------
 
+def _raw_records(t_env, records):
+    """Raw Kafka records (partition, offset, timestamp ms, payload bytes or None) as the table the
+    job's source gives `decode_pageviews`."""
+    source = t_env.from_elements(
+        [(partition, offset, ms, None if payload is None else bytearray(payload))
+         for partition, offset, ms, payload in records],
+        DataTypes.ROW([DataTypes.FIELD("kafka_partition", DataTypes.INT()),
+                       DataTypes.FIELD("kafka_offset", DataTypes.BIGINT()),
+                       DataTypes.FIELD("ms", DataTypes.BIGINT()),
+                       DataTypes.FIELD("payload", DataTypes.BYTES())]))
+    return t_env.sql_query(f"SELECT kafka_partition, kafka_offset, TO_TIMESTAMP_LTZ(ms, 3) AS event_time, payload "
+                           f"FROM {source}")
+
+
 def test_decoder_keeps_valid_records_and_sets_malformed_ones_aside(t_env, registry, schema_id):
     # A writer schema that differs from the reader's (extra field, other order) still decodes:
     # the decoder resolves the registry's writer schema against ksql.pageviews.
@@ -214,15 +228,7 @@ def test_decoder_keeps_valid_records_and_sets_malformed_ones_aside(t_env, regist
          f"schema id {not_pageviews} cannot be read as ksql.pageviews"),
         (None, "empty record: the value is null"),
     ]
-    source = t_env.from_elements(
-        [(1, offset, T0 + offset, None if payload is None else bytearray(payload))
-         for offset, (payload, _) in enumerate(payloads)],
-        DataTypes.ROW([DataTypes.FIELD("kafka_partition", DataTypes.INT()),
-                       DataTypes.FIELD("kafka_offset", DataTypes.BIGINT()),
-                       DataTypes.FIELD("ms", DataTypes.BIGINT()),
-                       DataTypes.FIELD("payload", DataTypes.BYTES())]))
-    raw = t_env.sql_query(f"SELECT kafka_partition, kafka_offset, TO_TIMESTAMP_LTZ(ms, 3) AS event_time, payload "
-                          f"FROM {source}")
+    raw = _raw_records(t_env, [(1, offset, T0 + offset, payload) for offset, (payload, _) in enumerate(payloads)])
 
     decoded = job.decode_pageviews(t_env, raw, registry.url)
 
@@ -295,19 +301,9 @@ def test_pre_aggregated_windows_equal_windows_over_every_view(t_env, tmp_path):
     assert [(s["session_start"], s["views"]) for s in bridged] == [(utc_text(T0), 3)]
 
 
-def _zigzag(n: int) -> bytes:
-    n = ((n << 1) ^ (n >> 63)) & (2**64 - 1)
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _avro_string(text: str) -> bytes:
     raw = text.encode()
-    return _zigzag(len(raw)) + raw
+    return zigzag_varint(len(raw)) + raw
 
 
 def test_decoder_reads_by_hand_exactly_what_avro_reads(t_env, registry, schema_id):
@@ -317,30 +313,23 @@ def test_decoder_reads_by_hand_exactly_what_avro_reads(t_env, registry, schema_i
     annotated = json.loads(PAGEVIEWS_SCHEMA)
     annotated["fields"][0]["type"] = {"type": "long", "logicalType": "timestamp-millis"}
     avro_id = registry.register("pageviews-annotated-value", json.dumps(annotated))
-    valid = [_zigzag(v) + _avro_string(u) + _avro_string(p) for v, u, p in [
+    valid = [zigzag_varint(v) + _avro_string(u) + _avro_string(p) for v, u, p in [
         (0, "User_1", "Page_10"), (-1, "", "é"), (63, "a\"b", "x" * 200), (64, "User_2", "y" * 20_000),
         (-65, "User_3", ""), (2**31, "u", "p"), (-(2**31) - 1, "u", "p"), (2**62, "u", "p"),
         (2**63 - 1, "u", "p"), (-(2**63), "u", "p")]]
     invalid = [
         *(valid[0][:n] for n in range(len(valid[0]))),         # truncated anywhere
         valid[0] + b"\x00",                                    # a byte too many
-        _zigzag(5) + _zigzag(-3) + b"abc" + _avro_string("p"),  # negative length
-        _zigzag(5) + _zigzag(100) + b"abc",                    # longer than what is left
+        zigzag_varint(5) + zigzag_varint(-3) + b"abc" + _avro_string("p"),  # negative length
+        zigzag_varint(5) + zigzag_varint(100) + b"abc",                    # longer than what is left
         b"\xff" * 11 + _avro_string("u") + _avro_string("p"),  # an 11-byte long
-        _zigzag(5) + b"\xff\xff\xff\xff\x0f" + _avro_string("p"),  # a 5-byte length
+        zigzag_varint(5) + b"\xff\xff\xff\xff\x0f" + _avro_string("p"),  # a 5-byte length
     ]
     bodies = [*valid, b"\x8a\x00" + _avro_string("u") + _avro_string("p"), *invalid]  # 5, not canonical
     records = [(offset, b"\x00" + sid.to_bytes(4, "big") + body)
                for i, body in enumerate(bodies)
                for offset, sid in ((2 * i, schema_id), (2 * i + 1, avro_id))]
-    source = t_env.from_elements(
-        [(0, offset, T0, bytearray(payload)) for offset, payload in records],
-        DataTypes.ROW([DataTypes.FIELD("kafka_partition", DataTypes.INT()),
-                       DataTypes.FIELD("kafka_offset", DataTypes.BIGINT()),
-                       DataTypes.FIELD("ms", DataTypes.BIGINT()),
-                       DataTypes.FIELD("payload", DataTypes.BYTES())]))
-    raw = t_env.sql_query(f"SELECT kafka_partition, kafka_offset, TO_TIMESTAMP_LTZ(ms, 3) AS event_time, payload "
-                          f"FROM {source}")
+    raw = _raw_records(t_env, [(0, offset, T0, payload) for offset, payload in records])
 
     decoded = job.decode_pageviews(t_env, raw, registry.url)
 
