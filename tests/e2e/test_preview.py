@@ -10,32 +10,18 @@ the preview with the key named and no resource planned.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.support.pulumi_cli import cli_path, missing_plugins
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILT_CLI = REPO_ROOT / ".cache" / "pulumi" / "bin"
-
-
-def _cli_path() -> str | None:
-    path = f"{BUILT_CLI}:{os.environ.get('PATH', '')}"
-    return shutil.which("pulumi", path=path) and path
-
-
-CLI_PATH = _cli_path()
+CLI_PATH = cli_path()
 pytestmark = pytest.mark.skipif(CLI_PATH is None, reason="no Pulumi CLI: `make pulumi-cli` builds one into "
                                                           ".cache/pulumi/bin, or install it and put it on PATH")
-
-
-def _has_plugin(name: str, env: dict) -> bool:
-    if shutil.which(f"pulumi-resource-{name}", path=env["PATH"]):
-        return True
-    listed = subprocess.run(["pulumi", "plugin", "ls", "--json"], env=env, capture_output=True, text=True)
-    return listed.returncode == 0 and f'"name": "{name}"' in listed.stdout
 
 
 @pytest.fixture()
@@ -82,10 +68,10 @@ def test_preview_refuses_bad_config_naming_the_key_before_any_resource(dev_stack
 
 def test_preview_of_the_dev_stack_plans_the_whole_pipeline(dev_stack):
     pulumi, env = dev_stack
-    missing = [name for name in ("docker", "random") if not _has_plugin(name, env)]
+    missing = missing_plugins(env)
     if missing:
-        pytest.skip(f"provider plugin(s) {', '.join(missing)} not installed: pulumi-docker and pulumi-random cannot "
-                    "be built from any registry this machine reaches (docs/pulumi-cli.md); install them to run this")
+        pytest.skip(f"provider plugin(s) not installed and not installable: {'; '.join(missing)}. They cannot be "
+                    "built from any registry this machine reaches (docs/pulumi-cli.md); install them to run this")
 
     preview = pulumi("preview", "--diff")
 

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -26,15 +25,16 @@ import pytest
 
 from components.config import Images
 from tests.support.processes import free_port, wait_for
+from tests.support.pulumi_cli import cli_path, missing_plugins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PULUMI_CLI_DIR = REPO_ROOT / ".cache" / "pulumi" / "bin"
 
 
 def _pulumi_cli() -> str | None:
-    if (PULUMI_CLI_DIR / "pulumi").exists():
-        os.environ["PATH"] = f"{PULUMI_CLI_DIR}:{os.environ['PATH']}"
-    return shutil.which("pulumi")
+    path = cli_path()
+    if path is not None:
+        os.environ["PATH"] = path  # the Automation API runs `pulumi` from PATH
+    return path
 
 
 def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -48,6 +48,9 @@ def _missing_prerequisite() -> str | None:
         return f"no Docker daemon answers (`docker info` fails). {how}"
     if _pulumi_cli() is None:
         return f"no Pulumi CLI on PATH (install it, or `make pulumi-cli`). {how}"
+    plugins = missing_plugins(dict(os.environ))
+    if plugins:
+        return f"the Pulumi CLI lacks provider plugins: {'; '.join(plugins)}. {how}"
     images = Images()
     pulled = (images.kafka, images.schema_registry, images.connect_base, images.flink_base,
               images.clickhouse, images.grafana_base)
