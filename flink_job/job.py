@@ -41,7 +41,6 @@ LOG = logging.getLogger("clickstream.job")
 # io.clickstreamer.flink.Pageviews (see `_pageviews`).
 JAVA_FUNCTIONS = {
     "MALFORMED_BASE64": "io.clickstreamer.flink.MalformedBase64",
-    "EVENT_JSON": "io.clickstreamer.flink.EventJson",
 }
 ENV_PREFIX = "CLICKSTREAM_"
 
@@ -277,7 +276,7 @@ def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_sec
 # ---------------------------------------------------------------------------------------------
 
 SINK_COLUMNS = {
-    # The contract's JSON object, already rendered (EVENT_JSON): kafka_partition, kafka_offset,
+    # The contract's JSON object, already rendered (PageviewInsights): kafka_partition, kafka_offset,
     # event_time, viewtime, user_id, page_id.
     "events": [("record_key", DataTypes.STRING()), ("value", DataTypes.BYTES())],
     "page_stats": [("record_key", DataTypes.STRING()), ("window_start", DataTypes.STRING()),

@@ -125,12 +125,20 @@ def test_raw_events_are_rendered_as_the_contract_says(insights):
                                      b'"viewtime":1,"user_id":"User_2","page_id":"Page_11"}')
 
 
-def test_event_json_escapes_strings_and_renders_utc_milliseconds(t_env):
-    table = t_env.sql_query(
-        "SELECT EVENT_JSON(3, CAST(7 AS BIGINT), TO_TIMESTAMP_LTZ(CAST(-1 AS BIGINT), 3), CAST(5 AS BIGINT), "
-        "'a\"b\\c' || CHR(10), 'Pagé') AS v")
-    [row] = _rows(table)
-    text = bytes(row["v"]).decode()
+def test_event_messages_escape_strings_and_render_utc_milliseconds(t_env):
+    source = t_env.from_elements(
+        [(3, 7, -1, 5, 'a"b\\c\n', "Pagé")],
+        DataTypes.ROW([DataTypes.FIELD("kafka_partition", DataTypes.INT()),
+                       DataTypes.FIELD("kafka_offset", DataTypes.BIGINT()),
+                       DataTypes.FIELD("ms", DataTypes.BIGINT()),
+                       DataTypes.FIELD("viewtime", DataTypes.BIGINT()),
+                       DataTypes.FIELD("user_id", DataTypes.STRING()),
+                       DataTypes.FIELD("page_id", DataTypes.STRING())]))
+    events = t_env.sql_query("SELECT kafka_partition, kafka_offset, TO_TIMESTAMP_LTZ(ms, 3) AS event_time, viewtime, "
+                             f"user_id, page_id FROM {source}")
+    [row] = _rows(job.build_insights(t_env, events, GAP_S).events)
+    assert row["record_key"] == "3|7"
+    text = bytes(row["value"]).decode()
     assert text == ('{"kafka_partition":3,"kafka_offset":7,"event_time":"1969-12-31 23:59:59.999",'
                     '"viewtime":5,"user_id":"a\\"b\\\\c\\u000a","page_id":"Pagé"}')
     assert json.loads(text)["user_id"] == 'a"b\\c\n'

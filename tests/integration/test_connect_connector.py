@@ -3,13 +3,18 @@ datagen plugin is not obtainable here; its specifics are unit-tested on recorded
 tests/unit/test_datagen_connector.py). The provider is driven the way the Pulumi engine drives it."""
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
+import requests
 
+from components.clients._http import RetryPolicy
 from components.clients.connect_rest import ConnectClient
 from components.clients.kafka_admin import KafkaAdmin, TopicSpec
-from components.errors import ConnectorFailed, RequestRejected
+from components.errors import ConnectorFailed, RequestRejected, ServiceUnavailable
 from components.resources.connector import ConnectorProvider
 from tests.integration.helpers import read_topic, unique
 from tests.support.processes import wait_for
@@ -159,3 +164,88 @@ def test_check_without_a_reachable_worker_skips_validation_and_says_so(closed_po
     result = ConnectorProvider().check({}, inputs(stopped_worker, unique("files"), file_source(*lines)))
     assert result.failures == []
     assert "not reachable yet" in capsys.readouterr().err
+
+
+# --- a worker in the middle of a rebalance ----------------------------------------------------
+# A rebalance cannot be caused on demand here (a second worker joining and leaving the group while
+# ~2,000 PUTs were sent gave no 409 on Kafka 3.4.1), so a proxy in front of the real worker answers
+# the first PUTs of a connector's config with the exact 409 a worker gives when it knows no leader
+# (Kafka 3.4 `HerderRequestHandler`), and passes every other request to the worker.
+
+REBALANCE_409 = {"error_code": 409, "message": "Cannot complete request momentarily due to no known leader URL, "
+                                               "likely because a rebalance was underway."}
+
+
+class RebalancingProxy:
+    """Forwards to `worker_url`; the first `conflicts` PUTs of a connector config get the 409."""
+
+    def __init__(self, worker_url: str, conflicts: int) -> None:
+        self.conflicts_left = conflicts
+        self.answered_409 = 0
+        self.forwarded: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "PUT" and self.path.endswith("/config") and proxy.conflicts_left > 0:
+                    proxy.conflicts_left -= 1
+                    proxy.answered_409 += 1
+                    self._reply(409, json.dumps(REBALANCE_409).encode())
+                    return
+                proxy.forwarded.append(f"{self.command} {self.path}")
+                answer = requests.request(self.command, worker_url + self.path, data=body or None,
+                                          headers={"Content-Type": "application/json"}, timeout=60)
+                self._reply(answer.status_code, answer.content)
+
+            def _reply(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_PUT = do_POST = do_DELETE = _handle
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "RebalancingProxy":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_connector_is_created_through_a_rebalance(connect, lines):
+    name = unique("rebalance")
+    with RebalancingProxy(connect.url, conflicts=3) as proxy:
+        created = ConnectorProvider().create(inputs(proxy, name, file_source(*lines)))
+    try:
+        assert proxy.answered_409 == 3
+        assert f"PUT /connectors/{name}/config" in proxy.forwarded
+        # The worker itself, not the proxy, now runs it.
+        status = ConnectClient(connect.url).status(name)
+        assert status is not None and status.state == "RUNNING", status
+        assert created.outs["state"] == "RUNNING"
+    finally:
+        ConnectClient(connect.url).delete(name)
+
+
+def test_a_rebalance_that_outlasts_the_deadline_names_the_worker_and_the_409(connect, lines):
+    name = unique("rebalance")
+    with RebalancingProxy(connect.url, conflicts=10**6) as proxy:
+        client = ConnectClient(proxy.url, RetryPolicy(deadline=3, request_timeout=2))
+        with pytest.raises(ServiceUnavailable) as raised:
+            client.put_config(name, {k: str(v) for k, v in file_source(*lines).items()})
+    error = raised.value
+    assert proxy.answered_409 >= 3
+    assert error.context["service"] == "Kafka Connect" and error.context["url"] == f"{proxy.url}/connectors/{name}/config"
+    assert error.context["last_error"].startswith("HTTP 409") and "rebalance was underway" in error.context["last_error"]
+    assert ConnectClient(connect.url).get_config(name) is None  # nothing reached the worker
