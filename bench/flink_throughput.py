@@ -12,15 +12,15 @@ the test Schema Registry stand-in of tests/support/schema_registry.py):
    job's alone:
    - pass-through: Kafka in -> discard (the same raw source, no decode, a blackhole sink);
    - copy: Kafka in -> one Kafka message out per record, keyed by partition|offset, with the
-     insights job's producer settings (no decode, no state): the least any job can do that writes
-     one message per event, as the insights job does to `clickstream.events`;
+     insights job's producer settings (no decode, no state): what writing one message per event
+     costs (the insights job packs many events into each `clickstream.events` message);
    - insights: flink_job/job.py, all five Kafka outputs;
 3. runs one warm-up round (not counted), then `--repetitions` rounds of every job in turn, so load
    from other work on the machine falls on all of them alike. Every job runs bounded (it stops at
    the offsets latest at start), so "finished" means every event was read and, for the insights
    job, every window fired and every output was flushed. Each insights run writes fresh topics and
-   is checked: `clickstream.events` holds exactly N records and the views of each aggregate topic
-   sum to N;
+   is checked: `clickstream.events` holds exactly N page views (lines) and the views of each
+   aggregate topic sum to N;
 4. prints, per job, the median over the rounds (and the range) of events/s (N / time from the
    first source subtask RUNNING to the last subtask FINISHED, from Flink's REST API; submission and
    deployment excluded), the TaskManager's CPU seconds per million events (user + system, from
@@ -199,14 +199,44 @@ def _record_count(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
-def check_insights(bootstrap: str, topics: dict[str, str], events: int) -> None:
-    """Every event is in `clickstream.events` once, and counted once in each aggregate."""
+def _event_lines(bootstrap: str, topic: str) -> tuple[int, int]:
+    """(messages, JSON lines) in a `clickstream.events` topic: a message holds one line per view."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"count-{uuid.uuid4().hex}",
+                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        remaining = {}
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+            if high > low:
+                remaining[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in remaining])
+        messages = lines = 0
+        deadline = time.monotonic() + 600
+        while remaining and time.monotonic() < deadline:
+            for msg in consumer.consume(10000, timeout=1):
+                if msg.error() is not None:
+                    continue
+                messages += 1
+                lines += msg.value().count(b"\n") + 1
+                if msg.offset() + 1 >= remaining.get(msg.partition(), 0):
+                    remaining.pop(msg.partition(), None)
+        return messages, lines
+    finally:
+        consumer.close()
+
+
+def check_insights(bootstrap: str, topics: dict[str, str], events: int) -> int:
+    """Every event is in `clickstream.events` once, and counted once in each aggregate; returns
+    the number of `clickstream.events` messages."""
     from tests.flink_job.pageviews import TopicReader
 
     problems = []
-    count = _record_count(bootstrap, topics["events"])
+    messages, count = _event_lines(bootstrap, topics["events"])
     if count != events:
-        problems.append(f"clickstream.events holds {count} records, expected {events}")
+        problems.append(f"clickstream.events holds {count} page views, expected {events}")
     for output in ("page_stats", "user_activity", "sessions"):
         reader = TopicReader(bootstrap, topics[output])
         while True:
@@ -223,6 +253,7 @@ def check_insights(bootstrap: str, topics: dict[str, str], events: int) -> None:
         problems.append(f"{malformed} records in {topics['malformed']}, expected none")
     if problems:
         raise SystemExit("the insights job's output is wrong: " + "; ".join(problems))
+    return messages
 
 
 def _stop_children(keep: set[int]) -> None:
@@ -333,7 +364,7 @@ def main() -> None:
                 r = run_job(clusters[name], script, [*common, *extra], timeout=1800,
                             broker_pid=broker.service.process.pid)
                 if name == "insights":
-                    check_insights(broker.bootstrap, topics, args.events)
+                    r["messages"] = check_insights(broker.bootstrap, topics, args.events)
                 elif name == "copy" and _record_count(broker.bootstrap, topics["events"]) != args.events:
                     raise SystemExit(f"the copy job did not write {args.events} records")
                 if topics:

@@ -71,6 +71,10 @@ class JobConfig:
     when the group has none), `earliest-offset` or `latest-offset`."""
     checkpoint_interval: int = 10
     session_gap: int = 300
+    events_message_bytes: int = 65536
+    """A `clickstream.events` message holds the JSON lines of as many page views as fit in this
+    many bytes (1: one view per message). Many views per message is most of the job's
+    throughput: the producer's cost is per message. At most the broker's `message.max.bytes`."""
     watermark_delay: int = 5
     """Bounded out-of-orderness: how far a record's timestamp may lag the newest one seen."""
     idle_timeout: int = 30
@@ -96,6 +100,7 @@ _HELP = {
     "startup_mode": "start point without checkpoint/savepoint (group-offsets: earliest if none)",
     "checkpoint_interval": "seconds between checkpoints",
     "session_gap": "seconds without a view that close a user session",
+    "events_message_bytes": "most bytes of page views (JSON lines) per clickstream.events message; 1: one view each",
     "watermark_delay": "seconds a record timestamp may lag the newest seen (out-of-orderness)",
     "idle_timeout": "seconds after which a partition without records stops holding the watermark",
     "delivery_guarantee": "Kafka sink guarantee",
@@ -110,8 +115,10 @@ _CHOICES = {
     "delivery_guarantee": ("at-least-once", "exactly-once"),
 }
 _REQUIRED = ("bootstrap_servers", "schema_registry_url")
-_MINIMUM = {"checkpoint_interval": 1, "session_gap": 1, "watermark_delay": 0, "idle_timeout": 1,
-            "transaction_timeout": 60, "parallelism": 1}
+_MINIMUM = {"checkpoint_interval": 1, "session_gap": 1, "events_message_bytes": 1, "watermark_delay": 0,
+            "idle_timeout": 1, "transaction_timeout": 60, "parallelism": 1}
+# Kafka's default message.max.bytes (1048588) less room for the record's key and headers.
+_MAXIMUM = {"events_message_bytes": 1_000_000}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None,
@@ -140,10 +147,14 @@ def parse_args(argv: Optional[Sequence[str]] = None,
         value = getattr(args, name)
         if value is not None and int(value) < minimum:
             problems.append(f"--{name.replace('_', '-')} is {value}; it must be at least {minimum}")
+    for name, maximum in _MAXIMUM.items():
+        value = getattr(args, name)
+        if value is not None and int(value) > maximum:
+            problems.append(f"--{name.replace('_', '-')} is {value}; it must be at most {maximum}")
     if problems:
         parser.error("; ".join(problems))
     values = {f.name: getattr(args, f.name) for f in fields(JobConfig)}
-    for name in ("checkpoint_interval", "session_gap", "watermark_delay", "idle_timeout",
+    for name in ("checkpoint_interval", "session_gap", "events_message_bytes", "watermark_delay", "idle_timeout",
                  "transaction_timeout", "parallelism"):
         if values[name] is not None:
             values[name] = int(values[name])
@@ -164,7 +175,8 @@ class Decoded(NamedTuple):
 class Insights(NamedTuple):
     """One Table per output topic, each with the sink's columns: `record_key` first (the dedup key
     as a string, written as the Kafka record key), then the contract's JSON fields (for `events`,
-    one `value` column holding the contract's JSON object already rendered)."""
+    one `value` column holding a message already rendered: the contract's JSON objects of one or
+    more page views, a line each, keyed by the first view's dedup key)."""
 
     events: Table
     page_stats: Table
@@ -216,7 +228,8 @@ def decode_pageviews(t_env: StreamTableEnvironment, raw: Table, registry_url: st
     return Decoded(events, malformed)
 
 
-def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_seconds: int) -> Insights:
+def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_seconds: int,
+                   events_message_bytes: int = JobConfig.events_message_bytes) -> Insights:
     """The real-time insights of design §3 over decoded page views (see `Decoded.events`).
 
     Windows are event-time: tumbling 1 minute, and per-user sessions closed after
@@ -224,13 +237,14 @@ def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_sec
     summed; page lists are distinct (order carries no meaning: ClickHouse sorts them).
 
     The per-view work is one Java operator, PageviewInsights (flink_job/udf): it renders each
-    view's `clickstream.events` message and counts views into partial aggregates, per (minute,
+    view's line of a `clickstream.events` message (up to `events_message_bytes` of lines per
+    message) and counts views into partial aggregates, per (minute,
     page, user) and per chain of one user's views, emitted before each watermark. The windows
     below see only those partials, and give exactly the results they would give over the views
     themselves (the operator's documentation says why, lateness included).
     """
     raw_events, minute_views, session_views = _pageviews(
-        t_env, "insights", events._j_table, session_gap_seconds * 1000, 60_000)
+        t_env, "insights", events._j_table, session_gap_seconds * 1000, 60_000, events_message_bytes)
     # Counting the (minute, page, user) rows per page gives exact uniques.
     per_page_user = t_env.sql_query(f"""
         SELECT window_start,
@@ -276,7 +290,7 @@ def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_sec
 # ---------------------------------------------------------------------------------------------
 
 SINK_COLUMNS = {
-    # The contract's JSON object, already rendered (PageviewInsights): kafka_partition, kafka_offset,
+    # Messages rendered already (PageviewInsights): JSON lines of kafka_partition, kafka_offset,
     # event_time, viewtime, user_id, page_id.
     "events": [("record_key", DataTypes.STRING()), ("value", DataTypes.BYTES())],
     "page_stats": [("record_key", DataTypes.STRING()), ("window_start", DataTypes.STRING()),
@@ -394,7 +408,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     t_env = create_table_environment(cfg)
     register_functions(t_env)
     decoded = decode_pageviews(t_env, declare_source(t_env, cfg), cfg.schema_registry_url)
-    insights = build_insights(t_env, decoded.events, cfg.session_gap)
+    insights = build_insights(t_env, decoded.events, cfg.session_gap, cfg.events_message_bytes)
     sinks = declare_sinks(t_env, cfg)
     statements = t_env.create_statement_set()
     for output, table in [*insights._asdict().items(), ("malformed", decoded.malformed)]:

@@ -170,12 +170,15 @@ def produce(bootstrap: str, topic: str, records: Iterable[Record]) -> list[tuple
 
 class TopicReader:
     """Reads a topic from the beginning, read_committed (as ClickHouse's librdkafka does), and keeps
-    every record seen; `poll()` adds what arrived since the last call."""
+    every row seen; `poll()` adds what arrived since the last call.
+
+    A message holds one JSON object per line (JSONEachRow, as ClickHouse reads it): `records` has
+    a row per line; `messages` has (record key, its rows, its size in bytes) per message."""
 
     def __init__(self, bootstrap: str, topic: str, isolation: str = "read_committed"):
         self.topic = topic
         self.records: list[dict] = []
-        self.keys: list[Optional[str]] = []
+        self.messages: list[tuple[Optional[str], list[dict], int]] = []
         self._consumer = Consumer({
             "bootstrap.servers": bootstrap, "group.id": f"reader-{topic}-{random.random()}",
             "enable.auto.commit": False, "isolation.level": isolation, "auto.offset.reset": "earliest",
@@ -196,8 +199,10 @@ class TopicReader:
             for msg in batch:
                 if msg.error() is not None:
                     continue  # partition EOF and transient errors: nothing to keep
-                self.records.append(json.loads(msg.value()))
-                self.keys.append(msg.key().decode() if msg.key() is not None else None)
+                rows = [json.loads(line) for line in msg.value().split(b"\n")]
+                self.records += rows
+                self.messages.append((msg.key().decode() if msg.key() is not None else None, rows,
+                                      len(msg.value())))
         return self.records
 
     def close(self) -> None:

@@ -25,6 +25,8 @@ GAP_S = 60
 DELAY_S = 2
 T0 = 1_795_870_800_000  # 2026-11-28 13:00:00.000 UTC
 OUTPUTS = ("events", "page_stats", "user_activity", "sessions", "malformed")
+# Small enough for many messages out of the first test's 241 views (about 125 bytes each).
+MESSAGE_BYTES = 1000
 
 
 class Topics:
@@ -152,7 +154,8 @@ def test_known_pageviews_become_exact_insights_and_malformed_records_are_kept_as
 
     # The idle timeout must outlast the source's start-up (the first fetch of every partition):
     # a partition declared idle before its backlog arrives would see its records come in late.
-    job_id = flink.submit(_job_args(kafka, registry, topics, checkpoint_interval=5, idle_timeout=15))
+    job_id = flink.submit(_job_args(kafka, registry, topics, checkpoint_interval=5, idle_timeout=15,
+                                    events_message_bytes=MESSAGE_BYTES))
     outputs = Outputs(kafka, topics)
     try:
         wait_for("the raw events out", lambda: outputs.poll() or len(outputs.deduped()["events"]) == 240,
@@ -177,9 +180,13 @@ def test_known_pageviews_become_exact_insights_and_malformed_records_are_kept_as
         for output, reader in outputs.readers.items():
             shape = {k: type(v) for k, v in examples[output].items()}
             assert all({k: type(v) for k, v in r.items()} == shape for r in reader.records), output
-        # Record keys are the dedup keys as text.
-        events = outputs.readers["events"]
-        assert all(k == f"{r['kafka_partition']}|{r['kafka_offset']}" for k, r in zip(events.keys, events.records))
+        # Record keys are the dedup keys as text: a message of many views has its first view's.
+        assert all(key == "|".join(str(rows[0][k]) for k in DEDUP_KEYS[output])
+                   for output, reader in outputs.readers.items() for key, rows, _ in reader.messages)
+        assert all(len(rows) == 1 for o, r in outputs.readers.items() if o != "events" for _, rows, _ in r.messages)
+        # Views are packed into messages of at most --events-message-bytes.
+        sizes = [size for _, _, size in outputs.readers["events"].messages]
+        assert max(sizes) <= MESSAGE_BYTES and len(sizes) < 241 / 4, sizes
         # Sessions of every user but the sentinel's are closed; their ends are last view + gap.
         assert len(expected["sessions"]) >= 9 and len(expected["page_stats"]) > 100
         assert flink.state(job_id) == "RUNNING"

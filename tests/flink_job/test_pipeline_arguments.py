@@ -47,3 +47,17 @@ def test_the_pipelines_job_arguments_parse_to_the_configured_values():
     assert job.idle_timeout == 45
     assert job.delivery_guarantee == "exactly-once"
     assert job.parallelism == 2
+
+
+def test_events_message_bytes_is_bounded_by_what_a_broker_accepts(capsys):
+    required = ["--bootstrap-servers", "k:9092", "--schema-registry-url", "http://r:8081"]
+    assert parse_args(required, environ={}).events_message_bytes == 65536
+    assert parse_args(required, environ={"CLICKSTREAM_EVENTS_MESSAGE_BYTES": "1"}).events_message_bytes == 1
+    for value, bound in (("0", "at least 1"), ("1000001", "at most 1000000")):
+        try:
+            parse_args([*required, "--events-message-bytes", value], environ={})
+        except SystemExit as exc:
+            assert exc.code == 2
+        else:
+            raise AssertionError(f"--events-message-bytes {value} was accepted")
+        assert f"--events-message-bytes is {value}; it must be {bound}" in capsys.readouterr().err

@@ -112,17 +112,47 @@ def test_every_output_has_exactly_the_sink_columns(insights):
         assert table.get_schema().get_field_names() == [c for c, _ in job.SINK_COLUMNS[output]], output
 
 
+def _lines(message: dict) -> list[bytes]:
+    """The views of one `clickstream.events` message: a JSON object per line."""
+    return bytes(message["value"]).split(b"\n")
+
+
+def _event_rows(messages: list[dict]) -> list[dict]:
+    return sorted((json.loads(line) for m in messages for line in _lines(m)),
+                  key=lambda r: (r["kafka_partition"], r["kafka_offset"]))
+
+
 def test_raw_events_are_rendered_as_the_contract_says(insights):
     built, expected = insights
-    rows = _rows(built.events)
-    messages = [json.loads(bytes(r["value"])) for r in rows]
-    assert sorted(messages, key=lambda r: (r["kafka_partition"], r["kafka_offset"])) == \
+    messages = _rows(built.events)
+    assert _event_rows(messages) == \
         sorted(expected["events"].values(), key=lambda r: (r["kafka_partition"], r["kafka_offset"]))
-    first = next(r for r in rows if json.loads(bytes(r["value"]))["kafka_offset"] == 0
-                 and json.loads(bytes(r["value"]))["kafka_partition"] == 0)
-    assert first["record_key"] == "0|0"
-    assert bytes(first["value"]) == (b'{"kafka_partition":0,"kafka_offset":0,"event_time":"2026-11-28 13:00:01.000",'
-                                     b'"viewtime":1,"user_id":"User_2","page_id":"Page_11"}')
+    # Every view is a line of exactly the contract's JSON, and a message is keyed by its first view.
+    first = next(line for m in messages for line in _lines(m) if line.startswith(b'{"kafka_partition":0,"kafka_offset":0,'))
+    assert first == (b'{"kafka_partition":0,"kafka_offset":0,"event_time":"2026-11-28 13:00:01.000",'
+                     b'"viewtime":1,"user_id":"User_2","page_id":"Page_11"}')
+    for message in messages:
+        head = json.loads(_lines(message)[0])
+        assert message["record_key"] == f"{head['kafka_partition']}|{head['kafka_offset']}"
+
+
+@pytest.mark.parametrize("limit", [1, 400, 4096])
+def test_event_messages_hold_as_many_views_as_fit(t_env, tmp_path, limit):
+    # Views go out in the order they came, packed into messages of at most `limit` bytes (a view
+    # longer than that is a message of its own); nothing is lost or repeated at the cuts.
+    views = _page_views()
+    table = _bounded_page_views(t_env, tmp_path, f"packed_{limit}", views)
+    messages = _rows(job.build_insights(t_env, table, GAP_S, events_message_bytes=limit).events)
+    lines = [line for m in messages for line in _lines(m)]
+    assert [(json.loads(x)["kafka_partition"], json.loads(x)["kafka_offset"]) for x in lines] == \
+        [(v.partition, v.offset) for v in views]
+    for message in messages:
+        size = len(bytes(message["value"]))
+        assert size <= limit or len(_lines(message)) == 1, (limit, size)
+    # Full: adding the next message's first view would have passed the limit.
+    for message, following in zip(messages, messages[1:]):
+        assert len(bytes(message["value"])) + 1 + len(_lines(following)[0]) > limit
+    assert len(messages) == len(views) if limit == 1 else 1 < len(messages) < len(views)
 
 
 def test_event_messages_escape_strings_and_render_utc_milliseconds(t_env):
@@ -302,8 +332,7 @@ def test_pre_aggregated_windows_equal_windows_over_every_view(t_env, tmp_path):
         assert all(r["record_key"] == "|".join(str(r[k]) for k in key) for r in rows), output
         assert sorted(_without_key(rows), key=lambda r: tuple(r[k] for k in key)) == \
             sorted(expected[output].values(), key=lambda r: tuple(r[k] for k in key)), output
-    messages = sorted((json.loads(bytes(r["value"])) for r in _rows(built.events)),
-                      key=lambda m: (m["kafka_partition"], m["kafka_offset"]))
+    messages = _event_rows(_rows(built.events))
     assert messages == sorted(expected["events"].values(), key=lambda m: (m["kafka_partition"], m["kafka_offset"]))
     bridged = [s for s in expected["sessions"].values() if s["user_id"] == "User_20"]
     assert [(s["session_start"], s["views"]) for s in bridged] == [(utc_text(T0), 3)]

@@ -41,4 +41,6 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[tuple[
 
 
 def read_json_topic(bootstrap: str, topic: str) -> list[dict]:
-    return [json.loads(value) for _, value, _, _ in read_topic(bootstrap, topic) if value is not None]
+    """A row per JSON line: a record may hold many (JSONEachRow, docs/data-contract.md)."""
+    return [json.loads(line) for _, value, _, _ in read_topic(bootstrap, topic) if value is not None
+            for line in value.split(b"\n")]

@@ -144,3 +144,37 @@ def test_contract_messages_land_exactly_in_the_tables_dashboards_read(broker, tm
     assert ex.rows(f"SELECT kafka_partition, kafka_offset, toString(kafka_timestamp), error, payload_base64 "
                    f"FROM {DB}.malformed_events FINAL") == [
         (0, 42, "2026-11-28 13:05:07.300", "not Confluent wire format: magic byte 0x7b", "eyJ1c2VyIjoxfQ==")]
+
+
+def test_event_messages_of_many_views_land_row_by_row(broker, tmp_path: Path):
+    # The Flink job packs many views into one `clickstream.events` message, a JSON object per line
+    # (docs/data-contract.md): each line is a row, and a bad line is an error of its own.
+    event = contract_examples()["clickstream.events"]
+    views = [{**event, "kafka_offset": 41 + i, "viewtime": 411 + 10 * i, "user_id": f"User_{i % 3}"}
+             for i in range(5)]
+    lines = [as_json(v) for v in views]
+    run = uuid.uuid4().hex[:8]
+    topic = {s: f"clickstream.{s}.{run}" for s in SOURCES}
+    produce(broker, {
+        topic["events"]: [
+            ("0|41", b"\n".join(lines[:3])),
+            # a replay (the job restarted from a checkpoint): the same views, cut differently
+            ("0|42", b"\n".join(lines[1:])),
+            # a line without page_id between two good ones
+            ("0|46", b"\n".join([as_json({**event, "kafka_offset": 46}),
+                                 as_json({k: v for k, v in {**event, "kafka_offset": 47}.items() if k != "page_id"}),
+                                 as_json({**event, "kafka_offset": 48})])),
+        ],
+        **{topic[s]: [] for s in SOURCES if s != "events"},
+    })
+    ex = ChdbExecutor(tmp_path / "clickhouse")
+    params = {**PARAMS, "kafka_brokers": broker.bootstrap, **{f"topic_{s}": topic[s] for s in SOURCES}}
+    Migrator(ex, DB).apply(discover(SCHEMA_DIR), {**params, "kafka_group": f"clickhouse-{run}"})
+    run_view(ex, "ingest_events_mv")
+    run_view(ex, "ingest_events_errors_mv")
+
+    assert ex.rows(f"SELECT kafka_offset, viewtime, user_id FROM {DB}.pageviews FINAL ORDER BY kafka_offset") == [
+        (41, 411, "User_0"), (42, 421, "User_1"), (43, 431, "User_2"), (44, 441, "User_0"), (45, 451, "User_1"),
+        (46, 411, "User_3"), (48, 411, "User_3")]
+    assert ex.rows(f"SELECT offset, error, raw_message FROM {DB}.ingest_errors") == [
+        (2, "missing or null field(s): page_id", "")]

@@ -19,6 +19,8 @@ import org.apache.flink.util.OutputTag;
  * kafka_offset, event_time, viewtime BIGINT, user_id STRING, page_id STRING)}; side output
  * {@link #MALFORMED}: {@code (kafka_partition, kafka_offset, event_time, payload, error STRING)}.
  * Exactly one output row per input row; records keep their timestamps and watermarks pass through.
+ * A page view's {@code user_id} and {@code page_id} come from a {@link StringPool}: one instance per
+ * id, never changed, which {@link PageviewInsights} relies on when chained to this operator.
  *
  * <p>An operator rather than a table function: one decode per record feeds every output, where
  * the planner gave each branch of a table function its own copy.

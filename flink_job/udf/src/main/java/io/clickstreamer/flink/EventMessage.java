@@ -10,59 +10,147 @@ import java.time.ZoneOffset;
 import java.util.Arrays;
 
 /**
- * The {@code clickstream.events} message of docs/data-contract.md, as UTF-8 JSON bytes, and its
- * record key, from a page view row {@code (kafka_partition INT, kafka_offset BIGINT, event_time
- * TIMESTAMP_LTZ(3), viewtime BIGINT, user_id STRING, page_id STRING)}:
+ * One {@code clickstream.events} message of docs/data-contract.md: the JSON objects of one or more
+ * page views, one per line (ClickHouse's {@code JSONEachRow}), as UTF-8 bytes, and its record key.
+ * A page view row {@code (kafka_partition INT, kafka_offset BIGINT, event_time TIMESTAMP_LTZ(3),
+ * viewtime BIGINT, user_id STRING, page_id STRING)} becomes the line
  * {@code {"kafka_partition":0,"kafka_offset":41,"event_time":"2026-11-28 13:05:07.250",
- * "viewtime":411,"user_id":"User_3","page_id":"Page_17"}} (event_time in UTC, millisecond text)
- * and {@code 0|41}.
+ * "viewtime":411,"user_id":"User_3","page_id":"Page_17"}} (event_time in UTC, millisecond text);
+ * the key is the first view's dedup key, {@code 0|41}.
  *
  * <p>Written once per page view, so it writes bytes straight into one growing buffer: no
  * intermediate strings, the date text re-rendered only when the second changes. Not thread-safe:
- * one instance per function or operator instance.
+ * one instance per operator instance.
  */
 final class EventMessage {
 
     private static final byte[] HEX = "0123456789abcdef".getBytes();
     private static final byte[] NULL = "null".getBytes();
+    private static final byte[] PARTITION = "{\"kafka_partition\":".getBytes();
+    private static final byte[] OFFSET = ",\"kafka_offset\":".getBytes();
+    private static final byte[] EVENT_TIME = ",\"event_time\":".getBytes();
+    private static final byte[] VIEWTIME = ",\"viewtime\":".getBytes();
+    private static final byte[] USER_ID = ",\"user_id\":".getBytes();
+    private static final byte[] PAGE_ID = ",\"page_id\":".getBytes();
     private static final long[] POWERS_OF_TEN = new long[19];
+    /** "00", "01", ... "99": the two digits of each number below 100. */
+    private static final byte[] DIGIT_PAIRS = new byte[200];
 
     static {
+        for (int i = 0; i < 100; i++) {
+            DIGIT_PAIRS[2 * i] = (byte) ('0' + i / 10);
+            DIGIT_PAIRS[2 * i + 1] = (byte) ('0' + i % 10);
+        }
         POWERS_OF_TEN[0] = 1;
         for (int i = 1; i < POWERS_OF_TEN.length; i++) {
             POWERS_OF_TEN[i] = POWERS_OF_TEN[i - 1] * 10;
         }
     }
 
-    private byte[] buffer = new byte[256];
+    private final int maxBytes;
+    private byte[] buffer;
+    /** Bytes of the message so far. */
+    private int length;
+    private int views;
+    private StringData key;
     private long cachedSecond = Long.MIN_VALUE;
     private byte[] cachedSecondText;
 
-    /** The JSON object; a null field is written as JSON null. */
-    byte[] json(RowData view) {
-        int at = 0;
-        at = ascii(at, "{\"kafka_partition\":");
-        at = view.isNullAt(0) ? bytes(at, NULL) : number(at, view.getInt(0));
-        at = ascii(at, ",\"kafka_offset\":");
-        at = view.isNullAt(1) ? bytes(at, NULL) : number(at, view.getLong(1));
-        at = ascii(at, ",\"event_time\":");
-        at = view.isNullAt(2) ? bytes(at, NULL) : timestamp(at, view.getTimestamp(2, 3).getMillisecond());
-        at = ascii(at, ",\"viewtime\":");
-        at = view.isNullAt(3) ? bytes(at, NULL) : number(at, view.getLong(3));
-        at = ascii(at, ",\"user_id\":");
-        at = view.isNullAt(4) ? bytes(at, NULL) : string(at, view.getString(4));
-        at = ascii(at, ",\"page_id\":");
-        at = view.isNullAt(5) ? bytes(at, NULL) : string(at, view.getString(5));
-        at = ascii(at, "}");
-        return Arrays.copyOf(buffer, at);
+    /**
+     * @param maxBytes a message holds as many views as fit in this many bytes (one view per
+     *     message if that is less than one line; a line longer than this is a message alone)
+     */
+    EventMessage(int maxBytes) {
+        if (maxBytes < 1) {
+            throw new IllegalArgumentException("maxBytes must be positive: " + maxBytes);
+        }
+        this.maxBytes = maxBytes;
+        this.buffer = new byte[Math.min(maxBytes, 1 << 20) + 256];
     }
 
-    /** The record key: the dedup key (kafka_partition, kafka_offset) joined by `|`. */
-    StringData key(RowData view) {
-        int at = view.isNullAt(0) ? ascii(0, "null") : number(0, view.getInt(0));
-        at = ascii(at, "|");
-        at = view.isNullAt(1) ? ascii(at, "null") : number(at, view.getLong(1));
-        return StringData.fromBytes(Arrays.copyOf(buffer, at));
+    /**
+     * Adds the view's line. Returns the message completed by this view when its line does not fit
+     * (the view then starts the next message), otherwise null.
+     */
+    Completed add(RowData view) {
+        int start = length;
+        int at = start;
+        if (views > 0) {
+            ensure(at, 1);
+            buffer[at++] = '\n';
+        }
+        at = line(at, view);
+        if (views > 0 && at > maxBytes) {
+            // Does not fit: the message so far goes out, this line starts the next one.
+            Completed full = new Completed(key, Arrays.copyOf(buffer, start));
+            int lineStart = start + 1;
+            System.arraycopy(buffer, lineStart, buffer, 0, at - lineStart);
+            length = at - lineStart;
+            views = 1;
+            key = key(view);
+            return full;
+        }
+        if (views == 0) {
+            key = key(view);
+        }
+        length = at;
+        views++;
+        return null;
+    }
+
+    /** True when the message holds no view. */
+    boolean isEmpty() {
+        return views == 0;
+    }
+
+    /** True when no other view can be added without completing the message. */
+    boolean isFull() {
+        return length >= maxBytes;
+    }
+
+    /** The message built so far (at least one view); starts an empty one. */
+    Completed take() {
+        Completed message = new Completed(key, Arrays.copyOf(buffer, length));
+        length = 0;
+        views = 0;
+        key = null;
+        return message;
+    }
+
+    /** A message to write: record key and value. */
+    static final class Completed {
+        final StringData key;
+        final byte[] value;
+
+        Completed(StringData key, byte[] value) {
+            this.key = key;
+            this.value = value;
+        }
+    }
+
+    /** The JSON object of one view; a null field is written as JSON null. */
+    private int line(int at, RowData view) {
+        at = bytes(at, PARTITION);
+        at = view.isNullAt(0) ? bytes(at, NULL) : number(at, view.getInt(0));
+        at = bytes(at, OFFSET);
+        at = view.isNullAt(1) ? bytes(at, NULL) : number(at, view.getLong(1));
+        at = bytes(at, EVENT_TIME);
+        at = view.isNullAt(2) ? bytes(at, NULL) : timestamp(at, view.getTimestamp(2, 3).getMillisecond());
+        at = bytes(at, VIEWTIME);
+        at = view.isNullAt(3) ? bytes(at, NULL) : number(at, view.getLong(3));
+        at = bytes(at, USER_ID);
+        at = view.isNullAt(4) ? bytes(at, NULL) : string(at, view.getString(4));
+        at = bytes(at, PAGE_ID);
+        at = view.isNullAt(5) ? bytes(at, NULL) : string(at, view.getString(5));
+        ensure(at, 1);
+        buffer[at] = '}';
+        return at + 1;
+    }
+
+    /** The dedup key (kafka_partition, kafka_offset) joined by `|`. */
+    private static StringData key(RowData view) {
+        return StringData.fromString((view.isNullAt(0) ? "null" : Integer.toString(view.getInt(0))) + "|"
+                + (view.isNullAt(1) ? "null" : Long.toString(view.getLong(1))));
     }
 
     private void ensure(int at, int more) {
@@ -102,22 +190,23 @@ final class EventMessage {
         // Two digits per division, in int arithmetic once the value fits.
         while (value > Integer.MAX_VALUE) {
             long quotient = value / 100;
-            int pair = (int) (value - quotient * 100);
-            buffer[--i] = (byte) ('0' + pair % 10);
-            buffer[--i] = (byte) ('0' + pair / 10);
+            int pair = (int) (value - quotient * 100) * 2;
+            buffer[--i] = DIGIT_PAIRS[pair + 1];
+            buffer[--i] = DIGIT_PAIRS[pair];
             value = quotient;
         }
         int rest = (int) value;
         while (rest >= 100) {
             int quotient = rest / 100;
-            int pair = rest - quotient * 100;
-            buffer[--i] = (byte) ('0' + pair % 10);
-            buffer[--i] = (byte) ('0' + pair / 10);
+            int pair = (rest - quotient * 100) * 2;
+            buffer[--i] = DIGIT_PAIRS[pair + 1];
+            buffer[--i] = DIGIT_PAIRS[pair];
             rest = quotient;
         }
         if (rest >= 10) {
-            buffer[--i] = (byte) ('0' + rest % 10);
-            rest /= 10;
+            buffer[--i] = DIGIT_PAIRS[rest * 2 + 1];
+            buffer[--i] = DIGIT_PAIRS[rest * 2];
+            return at + digits;
         }
         buffer[--i] = (byte) ('0' + rest);
         return at + digits;

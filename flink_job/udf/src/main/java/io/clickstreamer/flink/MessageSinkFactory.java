@@ -33,7 +33,8 @@ import java.util.Set;
  *
  * <p>Why not connector {@code kafka}: for each record its serializer projects key and value into
  * new rows, looks the topic up through a stream and reads absent metadata; at one record per page
- * view that was a tenth of the job's time. The records are the same: no partition (Kafka's
+ * view (before views were packed into messages) that was a tenth of the job's time. The records
+ * are the same: no partition (Kafka's
  * partitioner hashes the key), no timestamp (the producer's clock), no headers.
  */
 public final class MessageSinkFactory implements DynamicTableSinkFactory {

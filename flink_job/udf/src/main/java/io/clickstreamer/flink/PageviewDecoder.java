@@ -29,10 +29,10 @@ import java.util.Map;
  * checkpoint.
  *
  * <p>Writer schemas laid out exactly like the reader's (long, string, string) are read by hand,
- * which is most of the job's decoding cost saved; the strings then point into the record's bytes
- * (the Kafka client gives every record its own array, and nothing writes to it). Anything the
- * hand-written path does not accept, and every other writer schema, goes through Avro's resolving
- * reader, which also words every error, so both paths give the same rows and the same messages.
+ * which is most of the job's decoding cost saved. Anything the hand-written path does not accept,
+ * and every other writer schema, goes through Avro's resolving reader, which also words every
+ * error, so both paths give the same rows and the same messages. Either way the strings come from
+ * a {@link StringPool}: the same instance for the same id.
  */
 final class PageviewDecoder {
 
@@ -44,11 +44,14 @@ final class PageviewDecoder {
                     + "{\"name\":\"pageid\",\"type\":\"string\"}]}");
 
     private static final int HEADER = 5;
+    /** Distinct user and page ids kept for sharing (see {@link StringPool}). */
+    private static final int POOLED_STRINGS = 1 << 16;
     /** How long a schema id the registry did not know stays known-unknown before asking again. */
     private static final long UNKNOWN_ID_RETRY_MILLIS = 30_000;
 
     private final SchemaRegistryClient registry;
     private final Map<Integer, Reader> readers = new HashMap<>();
+    private final StringPool strings = new StringPool(POOLED_STRINGS);
     private BinaryDecoder decoder;
     /** The id of the previous valid record and its reader: records come in runs of one schema. */
     private int lastId;
@@ -157,8 +160,8 @@ final class PageviewDecoder {
                     return false;
                 }
                 viewtime = time;
-                userId = StringData.fromBytes(bytes, userAt, userLength);
-                pageId = StringData.fromBytes(bytes, at, length);
+                userId = strings.intern(bytes, userAt, userLength);
+                pageId = strings.intern(bytes, at, length);
                 return true;
             }
             at += length;
@@ -235,12 +238,16 @@ final class PageviewDecoder {
         return true;
     }
 
-    private static StringData string(Object value) {
+    private StringData string(Object value) {
         if (value instanceof Utf8) {
+            // (the reader reuses the Utf8 buffer for the next record: the pool copies the bytes)
             Utf8 utf8 = (Utf8) value;
-            // The reader reuses the Utf8 buffer for the next record: copy the bytes out.
-            return StringData.fromBytes(Arrays.copyOf(utf8.getBytes(), utf8.getByteLength()));
+            return strings.intern(utf8.getBytes(), 0, utf8.getByteLength());
         }
-        return value == null ? null : StringData.fromBytes(value.toString().getBytes(StandardCharsets.UTF_8));
+        if (value == null) {
+            return null;
+        }
+        byte[] bytes = value.toString().getBytes(StandardCharsets.UTF_8);
+        return strings.intern(bytes, 0, bytes.length);
     }
 }

@@ -1,5 +1,6 @@
 package io.clickstreamer.flink;
 
+import org.apache.flink.api.common.operators.ProcessingTimeService.ProcessingTimeCallback;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.ChainingStrategy;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
@@ -14,17 +15,22 @@ import org.apache.flink.util.OutputTag;
 
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.Map;
 
 /**
- * The per-view half of the insights: every page view becomes its {@code clickstream.events}
- * message here, and is counted into partial aggregates, so that the windows downstream see a few
- * rows per user and watermark interval instead of one row per view (the job's throughput is the
- * cost per view; see bench/flink_throughput.py).
+ * The per-view half of the insights: every page view becomes its line of a
+ * {@code clickstream.events} message here, and is counted into partial aggregates, so that the
+ * windows downstream see a few rows per user and watermark interval instead of one row per view,
+ * and the Kafka producer one record per many views (the job's throughput is the cost per view;
+ * see bench/flink_throughput.py).
  *
  * <p>Input {@link Pageviews#VIEWS}. Main output {@link Pageviews#MESSAGE}: {@code (record_key
- * STRING, value BYTES)}, the contract's JSON object and key ({@link EventMessage}). Side outputs
+ * STRING, value BYTES)}, messages of the contract's JSON lines and their keys
+ * ({@link EventMessage}), each at most {@code maxMessageBytes} long, written when full, at most
+ * {@link #FLUSH_MILLIS} after their first view arrived, and before each checkpoint barrier (so a
+ * checkpoint never covers a view that is not in the sink yet). Side outputs
  * {@link #MINUTES} and {@link #SESSIONS}, both {@link Pageviews#PARTIAL}: {@code (user_id STRING,
  * page_id STRING, views BIGINT, event_time TIMESTAMP_LTZ(3))}, the record timestamp equal to
  * {@code event_time}; the windows downstream sum {@code views} and collect distinct
@@ -59,11 +65,29 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     public static final OutputTag<RowData> MINUTES = new OutputTag<>("minute-partials", Pageviews.PARTIAL_TYPE);
     public static final OutputTag<RowData> SESSIONS = new OutputTag<>("session-partials", Pageviews.PARTIAL_TYPE);
 
+    /** Bounds the by-instance lookups. */
+    private static final int MAX_BY_INSTANCE = 1 << 14;
+
+    /** The longest a view waits in an unfinished message: the sink producer's linger.ms. */
+    static final long FLUSH_MILLIS = 100;
+
     private final long gapMillis;
     private final long minuteMillis;
+    private final int maxMessageBytes;
+    /** The ids come from a StringPool (the input is DecodePageviews'): an instance is one id. */
+    private final boolean pooledIds;
 
     private transient EventMessage message;
+    private transient StreamRecord<RowData> messageRecord;
+    private transient boolean flushPending;
+    private transient ProcessingTimeCallback flush;
     private transient Map<StringData, User> users;
+    /**
+     * The same users by string instance, for pooled ids only (any other instance may be a view of
+     * a buffer that is reused): almost every lookup ends here without hashing bytes. Forgotten when
+     * a user is, and when full.
+     */
+    private transient IdentityHashMap<StringData, User> usersByInstance;
     /** Users with chains, all emitted at the next watermark. */
     private transient ArrayList<User> chained;
     /** The earliest end of a minute with views pending, or Long.MAX_VALUE. */
@@ -75,6 +99,8 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     private static final class User {
         final StringData id;
         final HashMap<StringData, Page> pages = new HashMap<>();
+        /** The same pages by string instance (as {@link #usersByInstance}). */
+        final IdentityHashMap<StringData, Page> pagesByInstance = new IdentityHashMap<>();
         /** Disjoint chains of views, each one part of a single session. */
         final ArrayList<Chain> chains = new ArrayList<>(2);
 
@@ -116,12 +142,19 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         }
     }
 
-    public PageviewInsights(long gapMillis, long minuteMillis) {
-        if (gapMillis < 1 || minuteMillis < 1) {
-            throw new IllegalArgumentException("gap and window size must be positive: " + gapMillis + ", " + minuteMillis);
+    /**
+     * @param pooledIds true only when every user and page id comes from a {@link StringPool}, as
+     *     {@link DecodePageviews}' do: equal instances are then equal ids
+     */
+    public PageviewInsights(long gapMillis, long minuteMillis, int maxMessageBytes, boolean pooledIds) {
+        if (gapMillis < 1 || minuteMillis < 1 || maxMessageBytes < 1) {
+            throw new IllegalArgumentException("gap, window size and message size must be positive: " + gapMillis
+                    + ", " + minuteMillis + ", " + maxMessageBytes);
         }
         this.gapMillis = gapMillis;
         this.minuteMillis = minuteMillis;
+        this.maxMessageBytes = maxMessageBytes;
+        this.pooledIds = pooledIds;
         // Chained to the decoder: the point is to never serialize a row per view.
         setChainingStrategy(ChainingStrategy.ALWAYS);
     }
@@ -129,8 +162,15 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     @Override
     public void open() throws Exception {
         super.open();
-        message = new EventMessage();
+        message = new EventMessage(maxMessageBytes);
+        messageRecord = new StreamRecord<>(null);
+        flushPending = false;
+        flush = time -> {
+            flushPending = false;
+            emitMessage();
+        };
         users = new HashMap<>();
+        usersByInstance = new IdentityHashMap<>();
         chained = new ArrayList<>();
         nextMinuteEnd = Long.MAX_VALUE;
         watermark = Long.MIN_VALUE;
@@ -143,17 +183,35 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         StringData userId = view.isNullAt(4) ? null : view.getString(4);
         StringData pageId = view.isNullAt(5) ? null : view.getString(5);
         long time = view.getTimestamp(2, 3).getMillisecond();
-        output.collect(element.replace(GenericRowData.of(message.key(view), message.json(view))));
+        addToMessage(view);
 
-        User user = users.get(userId);
+        User user = usersByInstance.get(userId);
         if (user == null) {
-            user = new User(own(userId));
-            users.put(user.id, user);
+            user = users.get(userId);
+            if (user == null) {
+                user = new User(own(userId));
+                users.put(user.id, user);
+            }
+            if (pooledIds) {
+                if (usersByInstance.size() >= MAX_BY_INSTANCE) {
+                    usersByInstance.clear();
+                }
+                usersByInstance.put(userId, user);
+            }
         }
-        Page page = user.pages.get(pageId);
+        Page page = user.pagesByInstance.get(pageId);
         if (page == null) {
-            page = new Page(own(pageId));
-            user.pages.put(page.id, page);
+            page = user.pages.get(pageId);
+            if (page == null) {
+                page = new Page(own(pageId));
+                user.pages.put(page.id, page);
+            }
+            if (pooledIds) {
+                if (user.pagesByInstance.size() >= MAX_BY_INSTANCE) {
+                    user.pagesByInstance.clear();
+                }
+                user.pagesByInstance.put(pageId, page);
+            }
         }
         countMinute(page, time);
         if (time + gapMillis - 1 <= watermark) {
@@ -163,6 +221,33 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         } else {
             addToChain(user, page, time);
         }
+    }
+
+    private void addToMessage(RowData view) {
+        EventMessage.Completed full = message.add(view);
+        if (full != null) {
+            emit(full);
+        }
+        if (message.isFull()) {
+            emitMessage();
+        }
+        if (!flushPending && !message.isEmpty()) {
+            flushPending = true;
+            getProcessingTimeService().registerTimer(
+                    getProcessingTimeService().getCurrentProcessingTime() + FLUSH_MILLIS, flush);
+        }
+    }
+
+    /** Writes the message being built, if it holds any view. */
+    private void emitMessage() {
+        if (!message.isEmpty()) {
+            emit(message.take());
+        }
+    }
+
+    private void emit(EventMessage.Completed completed) {
+        messageRecord.replace(GenericRowData.of(completed.key, completed.value));
+        output.collect(messageRecord);
     }
 
     private void countMinute(Page page, long time) {
@@ -234,12 +319,14 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     @Override
     public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
         // Everything, so that this operator has no state to snapshot.
+        emitMessage();
         emit(Long.MAX_VALUE);
         super.prepareSnapshotPreBarrier(checkpointId);
     }
 
     @Override
     public void finish() throws Exception {
+        emitMessage();
         emit(Long.MAX_VALUE);
         super.finish();
     }
@@ -259,6 +346,7 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
             return;
         }
         nextMinuteEnd = Long.MAX_VALUE;
+        usersByInstance.clear();
         for (Iterator<User> users = this.users.values().iterator(); users.hasNext(); ) {
             User user = users.next();
             for (Iterator<Page> pages = user.pages.values().iterator(); pages.hasNext(); ) {
@@ -277,6 +365,7 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
                 page.minutes = kept;
                 if (kept == null) {
                     pages.remove();
+                    user.pagesByInstance.clear();
                 }
             }
             if (user.pages.isEmpty()) {

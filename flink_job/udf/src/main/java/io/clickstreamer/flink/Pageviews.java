@@ -25,8 +25,8 @@ import static org.apache.flink.table.api.Expressions.$;
  *
  * <p>Rows stay Flink's internal rows through every conversion, so nothing is copied into Java
  * objects. A Table returned here that goes straight back in (the decoded page views into
- * {@link #insights}) is joined to its operator directly, without a conversion round trip; any
- * other Table is converted. Every Table returned has its time column as a rowtime attribute
+ * {@link #insights}) is joined to its operator directly, without a conversion round trip (and its
+ * pooled ids are looked up by instance); any other Table is converted. Every Table returned has its time column as a rowtime attribute
  * carrying the input's watermarks.
  */
 public final class Pageviews {
@@ -51,7 +51,7 @@ public final class Pageviews {
             DataTypes.FIELD("event_time", DataTypes.TIMESTAMP_LTZ(3)),
             DataTypes.FIELD("payload", DataTypes.BYTES()),
             DataTypes.FIELD("error", DataTypes.STRING()));
-    /** A {@code clickstream.events} record: key and rendered value. */
+    /** A {@code clickstream.events} record: key and rendered value (one or more JSON lines). */
     static final DataType MESSAGE = DataTypes.ROW(
             DataTypes.FIELD("record_key", DataTypes.STRING()),
             DataTypes.FIELD("value", DataTypes.BYTES()));
@@ -88,16 +88,16 @@ public final class Pageviews {
     /**
      * @param views page views: a table with (at least) the columns of {@link #VIEWS},
      *     {@code event_time} being its rowtime attribute
+     * @param maxMessageBytes the size of a {@code clickstream.events} message (views per message)
      * @return {the {@code clickstream.events} records ({@link #MESSAGE}), per-minute partials,
      *     session partials (both {@link #PARTIAL})}; see {@link PageviewInsights}
      */
-    public static Table[] insights(StreamTableEnvironment tEnv, Table views, long sessionGapMillis, long windowMillis) {
-        DataStream<RowData> input = STREAMS.get(views);
-        if (input == null) {
-            input = stream(tEnv, views, VIEWS);
-        }
+    public static Table[] insights(StreamTableEnvironment tEnv, Table views, long sessionGapMillis, long windowMillis,
+                                   int maxMessageBytes) {
+        DataStream<RowData> decoded = STREAMS.get(views);
+        DataStream<RowData> input = decoded != null ? decoded : stream(tEnv, views, VIEWS);
         SingleOutputStreamOperator<RowData> messages = apply(input, "PageviewInsights", MESSAGE_TYPE,
-                new PageviewInsights(sessionGapMillis, windowMillis));
+                new PageviewInsights(sessionGapMillis, windowMillis, maxMessageBytes, decoded != null));
         return new Table[] {
             table(tEnv, messages, MESSAGE, null),
             table(tEnv, messages.getSideOutput(PageviewInsights.MINUTES), PARTIAL, "event_time"),
