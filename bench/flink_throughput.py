@@ -370,9 +370,10 @@ def main() -> None:
                 if topics:
                     _delete_topics(broker.bootstrap, topics.values())
                 million = args.events / 1e6
+                packed = f"; {args.events / r['messages']:,.0f} views per events message" if "messages" in r else ""
                 print(f"{label:>8} {name:>12}: {args.events / r['seconds']:>10,.0f} events/s "
                       f"({r['seconds']:.1f}s); CPU per million events: TaskManager {r['tm_cpu'] / million:.2f}s, "
-                      f"broker {r['broker_cpu'] / million:.2f}s; load average {r['load']:.1f}", flush=True)
+                      f"broker {r['broker_cpu'] / million:.2f}s; load average {r['load']:.1f}{packed}", flush=True)
                 if round_:
                     results[name].append(r)
 
