@@ -159,14 +159,6 @@ final class EventMessage {
         }
     }
 
-    private int ascii(int at, String text) {
-        ensure(at, text.length());
-        for (int i = 0; i < text.length(); i++) {
-            buffer[at++] = (byte) text.charAt(i);
-        }
-        return at;
-    }
-
     private int bytes(int at, byte[] text) {
         ensure(at, text.length);
         System.arraycopy(text, 0, buffer, at, text.length);
@@ -175,7 +167,7 @@ final class EventMessage {
 
     private int number(int at, long value) {
         if (value == Long.MIN_VALUE) {
-            return ascii(at, Long.toString(value));
+            return bytes(at, Long.toString(value).getBytes());
         }
         ensure(at, 20);
         if (value < 0) {

@@ -53,10 +53,6 @@ final class StringPool {
         return values[slot];
     }
 
-    int size() {
-        return size;
-    }
-
     private void clear() {
         keys = new byte[capacity * 2][];
         values = new StringData[capacity * 2];
