@@ -409,3 +409,26 @@ def test_ids_past_the_string_pool_and_lookup_bounds_still_count_exactly(t_env, r
     assert sorted(rows, key=lambda r: tuple(r[k] for k in key)) == \
         sorted(expected["page_stats"].values(), key=lambda r: tuple(r[k] for k in key))
     assert sum(r["unique_users"] for r in rows) > 70_000 and sum(r["views"] for r in rows) == len(views)
+
+
+def test_pages_past_the_per_user_lookup_bound_still_count_exactly(t_env, registry, schema_id):
+    # The operator finds a user's pages by instance too (16,384 per user at most, then that
+    # lookup starts over): one user visiting 17,000 distinct pages, then again 3,000 of them in
+    # the next minute, must still count every view and page once.
+    rng = random.Random(11)
+    pages = [f"Page_{i}" for i in range(17_000)]
+    picks = [(T0 + i, page) for i, page in enumerate(pages)]
+    picks += [(T0 + 60_000 + 5 * j, pages[rng.randrange(len(pages))]) for j in range(3_000)]
+    views = [PageView(0, offset, ts, offset, "User_1", page) for offset, (ts, page) in enumerate(picks)]
+    raw = _raw_records(t_env, [(0, v.offset, v.timestamp_ms, confluent_avro(schema_id, v.viewtime, v.user_id, v.page_id))
+                               for v in views])
+
+    built = job.build_insights(t_env, job.decode_pageviews(t_env, raw, registry.url).events, GAP_S)
+
+    expected = expected_insights(views, GAP_S, watermark_ms=2**62)
+    activity = sorted(_without_key(_rows(built.user_activity)), key=lambda r: r["window_start"])
+    assert activity == sorted(expected["user_activity"].values(), key=lambda r: r["window_start"])
+    assert [(r["views"], len(r["page_ids"])) for r in activity][0] == (17_000, 17_000)
+    sessions = _without_key(_rows(built.sessions))
+    assert sessions == list(expected["sessions"].values())
+    assert (sessions[0]["views"], len(sessions[0]["page_ids"])) == (20_000, 17_000)
