@@ -159,23 +159,52 @@ def _hint_for(message: str) -> str:
 OWNER_PASSWORD_ENV = "CLICKHOUSE_OWNER_PASSWORD_SHA256"
 READER_PASSWORD_ENV = "CLICKHOUSE_READER_PASSWORD_SHA256"
 
+# The reader's (Grafana's) profile, one definition for both platforms: no change to data or schema,
+# and because the plugin sends per-query settings (readonly=2 lets it), bounds on what it may ask for.
+READER_PROFILE_SETTINGS = {"readonly": 2, "max_execution_time": 60}
+READER_PROFILE_CONSTRAINTS = {"max_execution_time": {"max": 300}, "max_memory_usage": {"max": 4_000_000_000}}
+
+
+def reader_profile_paths(profile: str) -> dict[str, int]:
+    """The reader's profile as `profile/tag/.../tag: value` paths: the syntax of the ClickHouse
+    operator's `profiles` (it nests the tags into the users XML), and what `users_xml` renders."""
+    paths = {f"{profile}/{setting}": value for setting, value in READER_PROFILE_SETTINGS.items()}
+    for setting, bounds in READER_PROFILE_CONSTRAINTS.items():
+        paths.update({f"{profile}/constraints/{setting}/{bound}": value for bound, value in bounds.items()})
+    return paths
+
+
+def _xml_from_paths(paths: dict[str, Any], indent: int) -> str:
+    """Nested XML elements from `a/b/c: value` paths, the way the ClickHouse operator nests them."""
+    tree: dict = {}
+    for path, value in paths.items():
+        *parents, leaf = path.split("/")
+        node = tree
+        for tag in parents:
+            node = node.setdefault(tag, {})
+        node[leaf] = value
+    lines: list[str] = []
+
+    def render(node: dict, depth: int) -> None:
+        pad = " " * (indent + 2 * depth)
+        for tag, value in node.items():
+            if isinstance(value, dict):
+                lines.append(f"{pad}<{tag}>")
+                render(value, depth + 1)
+                lines.append(f"{pad}</{tag}>")
+            else:
+                lines.append(f"{pad}<{tag}>{_xml_escape(str(value))}</{tag}>")
+
+    render(tree, 0)
+    return "\n".join(lines)
+
+
 _USERS_XML = """\
 <!-- Clickstreamer's users. Password hashes come from the environment variables {owner_env} and
      {reader_env} (sha256 hex); a missing one makes ClickHouse refuse this file, never an empty password. -->
 <clickhouse>
   <profiles>
-    <{profile}>
-      <readonly>2</readonly>
-      <max_execution_time>60</max_execution_time>
-      <constraints>
-        <max_execution_time>
-          <max>300</max>
-        </max_execution_time>
-        <max_memory_usage>
-          <max>4000000000</max>
-        </max_memory_usage>
-      </constraints>
-    </{profile}>
+{profiles}
   </profiles>
   <users>
     <!-- The image's `default` user has no password: nothing may log in as it. -->
@@ -222,7 +251,8 @@ def users_xml(database: str, owner: str, reader: str) -> str:
             raise ValueError(f"{what} {value!r} must be an identifier ([A-Za-z_][A-Za-z0-9_]*)")
     if owner == reader or "default" in (owner, reader):
         raise ValueError(f"owner {owner!r} and reader {reader!r} must differ and neither may be `default`")
+    profile = f"{reader}_profile"
     return _USERS_XML.format(
-        profile=f"{reader}_profile", owner=owner, reader=reader, owner_env=OWNER_PASSWORD_ENV,
+        profiles=_xml_from_paths(reader_profile_paths(profile), indent=4), profile=profile, owner=owner, reader=reader, owner_env=OWNER_PASSWORD_ENV,
         reader_env=READER_PASSWORD_ENV, database=quote_identifier(database),
     )

@@ -30,6 +30,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..clients.clickhouse import reader_profile_paths
 from ..resources.schema_migrations import SCHEMA_DIR, SchemaMigrations
 from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
 
@@ -42,6 +43,8 @@ SERVICE_NAME = f"clickhouse-{INSTALLATION}"  # the operator's Service for the wh
 CREDENTIALS_SECRET = "clickhouse-credentials"
 OWNER_KEY = "owner_password_sha256_hex"
 READER_KEY = "reader_password_sha256_hex"
+# The reader's settings profile (settings and constraints: components.clients.clickhouse, as on Docker).
+READER_PROFILE = "dashboards_readonly"
 
 
 @dataclass
@@ -69,7 +72,8 @@ def sha256_hex(value: str) -> str:
 
 
 def users_configuration(args: ClickHouseArgs) -> tuple[dict, dict]:
-    """(`users`, `profiles`) of the installation: the Docker users file in the operator's syntax."""
+    """(`users`, `profiles`) of the installation: the Docker users file in the operator's syntax
+    (the reader's profile from the same definition as there)."""
     def secret_ref(key: str) -> dict:
         return {"valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": key}}}
 
@@ -81,12 +85,11 @@ def users_configuration(args: ClickHouseArgs) -> tuple[dict, dict]:
         f"{args.user}/access_management": 1,
         f"{args.reader_user}/password_sha256_hex": secret_ref(READER_KEY),
         f"{args.reader_user}/networks/ip": ["::/0"],
-        f"{args.reader_user}/profile": "dashboards_readonly",
+        f"{args.reader_user}/profile": READER_PROFILE,
         f"{args.reader_user}/quota": "default",
         f"{args.reader_user}/grants/query": [f"GRANT SELECT ON {args.database}.*"],
     }
-    profiles = {"dashboards_readonly/readonly": 2, "dashboards_readonly/max_execution_time": 60}
-    return users, profiles
+    return users, reader_profile_paths(READER_PROFILE)
 
 
 class KubernetesClickHouse(pulumi.ComponentResource):

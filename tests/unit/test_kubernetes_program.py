@@ -23,6 +23,7 @@ import yaml
 
 import components.k8s.connect as k8s_connect
 import components.resources.connector as docker_connector
+from components.clients.clickhouse import users_xml
 from components.config import parse_config
 from components.errors import ConfigError
 from components.k8s.common import file_set
@@ -649,6 +650,15 @@ def test_every_password_and_its_hash_is_secret_everywhere(program):
     assert {"grafanaAdminPassword", "clickhousePassword", "clickhouseReaderPassword"} <= program.secret_outputs
 
 
+def _leaf_paths(element, parents=()):
+    """Every leaf element of `element` with the elements above it (not `element` itself)."""
+    for child in element:
+        if len(child):
+            yield from _leaf_paths(child, (*parents, child))
+        else:
+            yield (*parents, child)
+
+
 def test_clickhouse_users_reference_the_secret_by_key(program):
     users = one(program, "ClickHouseInstallation").inputs["spec"]["configuration"]["users"]
     secret = program.named("clickstream-clickhouse-credentials")
@@ -662,7 +672,19 @@ def test_clickhouse_users_reference_the_secret_by_key(program):
     assert users["grafana_reader/profile"] == "dashboards_readonly"
     assert users["grafana_reader/grants/query"] == ["GRANT SELECT ON clickstream.*"]
     profiles = one(program, "ClickHouseInstallation").inputs["spec"]["configuration"]["profiles"]
-    assert profiles["dashboards_readonly/readonly"] == 2
+    # The same profile as the Docker users file: read-only, and the bounds on the settings the
+    # Grafana plugin may send per query (without them the reader could lift its own time and
+    # memory limits).
+    assert profiles == {
+        "dashboards_readonly/readonly": 2,
+        "dashboards_readonly/max_execution_time": 60,
+        "dashboards_readonly/constraints/max_execution_time/max": 300,
+        "dashboards_readonly/constraints/max_memory_usage/max": 4_000_000_000,
+    }
+    docker_profile = ET.fromstring(users_xml("clickstream", "clickstream", "grafana_reader")) \
+        .find("profiles/grafana_reader_profile")
+    assert {k.replace("dashboards_readonly/", "", 1): v for k, v in profiles.items()} == {
+        "/".join(e.tag for e in path): int(path[-1].text) for path in _leaf_paths(docker_profile)}
     assert not any("password" in k and "sha256" not in k for k in users), "only hashes, by reference"
 
 
