@@ -253,6 +253,7 @@ def users_xml(database: str, owner: str, reader: str) -> str:
         raise ValueError(f"owner {owner!r} and reader {reader!r} must differ and neither may be `default`")
     profile = f"{reader}_profile"
     return _USERS_XML.format(
-        profiles=_xml_from_paths(reader_profile_paths(profile), indent=4), profile=profile, owner=owner, reader=reader, owner_env=OWNER_PASSWORD_ENV,
-        reader_env=READER_PASSWORD_ENV, database=quote_identifier(database),
+        profiles=_xml_from_paths(reader_profile_paths(profile), indent=4), profile=profile, owner=owner,
+        reader=reader, owner_env=OWNER_PASSWORD_ENV, reader_env=READER_PASSWORD_ENV,
+        database=quote_identifier(database),
     )
