@@ -192,12 +192,7 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
                 user = new User(own(userId));
                 users.put(user.id, user);
             }
-            if (pooledIds) {
-                if (usersByInstance.size() >= MAX_BY_INSTANCE) {
-                    usersByInstance.clear();
-                }
-                usersByInstance.put(userId, user);
-            }
+            rememberInstance(usersByInstance, userId, user);
         }
         Page page = user.pagesByInstance.get(pageId);
         if (page == null) {
@@ -206,12 +201,7 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
                 page = new Page(own(pageId));
                 user.pages.put(page.id, page);
             }
-            if (pooledIds) {
-                if (user.pagesByInstance.size() >= MAX_BY_INSTANCE) {
-                    user.pagesByInstance.clear();
-                }
-                user.pagesByInstance.put(pageId, page);
-            }
+            rememberInstance(user.pagesByInstance, pageId, page);
         }
         countMinute(page, time);
         if (time + gapMillis - 1 <= watermark) {
@@ -220,6 +210,19 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
             emitSession(user.id, page.id, 1, time);
         } else {
             addToChain(user, page, time);
+        }
+    }
+
+    /**
+     * From now on {@code value} is found by the instance {@code id}, if ids are pooled (the map is
+     * bounded: it starts over when full).
+     */
+    private <V> void rememberInstance(IdentityHashMap<StringData, V> byInstance, StringData id, V value) {
+        if (pooledIds) {
+            if (byInstance.size() >= MAX_BY_INSTANCE) {
+                byInstance.clear();
+            }
+            byInstance.put(id, value);
         }
     }
 
