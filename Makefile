@@ -23,7 +23,7 @@ export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 PASSPHRASE_FILE := $(STATE_DIR)/passphrase
 
 .PHONY: help up down preview test test-unit test-schema test-grafana test-integration test-flink-job test-e2e \
-        venv venv-flink jars pulumi-cli bench clean
+        test-dates test-shifted venv venv-flink jars pulumi-cli system-packages bench clean
 
 help:
 	@echo "make up      - create the venv, select/create stack '$(STACK)' on $(PULUMI_BACKEND_URL), pulumi up"
@@ -54,6 +54,10 @@ jars: venv
 	PYTHONPATH=$(REPO) $(VENV)/bin/python tests/support/maven.py kafka flink
 	PYTHONPATH=$(REPO) $(VENV)/bin/python -c "from tests.support.flink import udf_jar; print(udf_jar())"
 	PYTHONPATH=$(REPO) $(VENV)/bin/python -m tests.unit.crds.fetch
+
+# Debian packages the tests use (libfaketime for the date-independence runs).
+system-packages:
+	scripts/install-system-packages.sh
 
 # Pulumi CLI built from the Go module proxy, for the tests (no prebuilt binary is reachable on our
 # machines; it lacks the docker and random providers, so `make up` needs a regular Pulumi install).
@@ -86,8 +90,8 @@ down: venv $(PASSPHRASE_FILE)
 	$(call with_stack,pulumi destroy --yes --stack $(STACK))
 
 # ---------------------------------------------------------------- tests
-test: venv venv-flink jars pulumi-cli
-	$(MAKE) --no-print-directory test-unit test-schema test-grafana test-flink-job test-integration test-e2e
+test: venv venv-flink jars pulumi-cli system-packages
+	$(MAKE) --no-print-directory test-unit test-schema test-grafana test-flink-job test-integration test-e2e test-dates
 
 test-unit: venv
 	PYTHONPATH=$(REPO) $(VENV)/bin/python -m pytest tests/unit -q $(PYTEST_ARGS)
@@ -106,6 +110,21 @@ test-integration: venv venv-flink jars
 
 test-e2e: venv
 	PYTHONPATH=$(REPO) $(VENV)/bin/python -m pytest tests/e2e -q -rs $(PYTEST_ARGS)
+
+# Date independence (README, "Testing"): the tests that place data by the clock and meet a TTL or
+# now(), under the clock shifted a year forward and a year back (libfaketime fakes it for the test
+# process, the in-process ClickHouse engine and every server the tests start).
+DATE_TESTS := tests/schema/test_schema.py tests/schema/test_kafka_ingest.py tests/grafana/test_panel_queries.py
+test-dates: venv system-packages
+	for shift in +365d -365d; do \
+	  echo "[test-dates] clock shifted by $$shift"; \
+	  PYTHONPATH=$(REPO) faketime -f "$$shift" $(VENV)/bin/python -m pytest $(DATE_TESTS) -q -p no:cacheprovider $(PYTEST_ARGS); \
+	done
+
+# Every suite whose outcome could depend on the date, under one shifted clock: SHIFT=-365d make test-shifted.
+SHIFT ?= +365d
+test-shifted: venv venv-flink jars system-packages
+	faketime -f "$(SHIFT)" $(MAKE) --no-print-directory test-schema test-grafana test-flink-job test-integration
 
 bench: venv venv-flink jars
 	PYTHONPATH=$(REPO) $(VENV)/bin/python bench/clickhouse_queries.py

@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from components.clients.migrations import Migrator, discover  # noqa: E402
 from tests.support.chdb_executor import ChdbExecutor  # noqa: E402
+from tests.support.clock import DAY  # noqa: E402
 
 DB = "clickstream"
 PARAMS = {
@@ -44,7 +45,7 @@ PARAMS = {
     "topic_user_activity_1m": "clickstream.user_activity_1m", "topic_sessions": "clickstream.sessions",
     "topic_malformed": "clickstream.malformed", "raw_ttl_days": 3650,
 }
-START = "2026-11-27 00:00:00"
+START = f"{DAY} 00:00:00"  # yesterday (UTC): a whole day, all of it in the past
 SESSION_GAP_MS = 5 * 60 * 1000
 
 # (name, rollup query, raw query); both return the same rows.

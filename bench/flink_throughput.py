@@ -429,7 +429,9 @@ def _produce_bench_events(bootstrap: str, schema_id: int, count: int, partitions
     users = [f"User_{i}" for i in range(1, 10)]
     pages = [f"Page_{i}" for i in range(10, 100)]
     rng = random.Random(7)
-    start_ms = 1_795_870_800_000  # 2026-11-28 13:00:00 UTC
+    from tests.support.clock import epoch_ms
+
+    start_ms = epoch_ms("13:00:00")  # yesterday (UTC), never older than the broker keeps
     step = minutes * 60_000 / count
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.size": 1_000_000,
                          "compression.type": "lz4", "queue.buffering.max.messages": 1_000_000})

@@ -16,12 +16,13 @@ import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Iterable, Optional
 
 import fastavro
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.support.clock import utc_text
 
 PAGEVIEWS_SUBJECT = "pageviews-value"
 PAGEVIEWS_SCHEMA = json.dumps({
@@ -230,10 +231,6 @@ def contract_examples() -> dict[str, dict]:
     text = (Path(__file__).resolve().parents[2] / "docs" / "data-contract.md").read_text()
     found = re.findall(r"### `clickstream\.(\w+?)(?:_1m)?`\n```json\n(.*?)\n```", text, re.S)
     return {name: json.loads(body) for name, body in found}
-
-
-def utc_text(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
 
 
 def expected_insights(views: Iterable[PageView], session_gap_s: int, watermark_ms: int) -> dict[str, dict]:

@@ -17,13 +17,13 @@ import pytest
 
 from tests.flink_job.pageviews import (DEDUP_KEYS, PageView, Record, TopicReader, contract_examples,
                                        create_topics, dedup,
-                                       expected_insights, pageview_record, produce, random_pageviews,
-                                       utc_text)
+                                       expected_insights, pageview_record, produce, random_pageviews)
+from tests.support.clock import epoch_ms, utc_text
 from tests.support.processes import wait_for
 
 GAP_S = 60
 DELAY_S = 2
-T0 = 1_795_870_800_000  # 2026-11-28 13:00:00.000 UTC
+T0 = epoch_ms("13:00:00.000")  # on the tests' known day (tests/support/clock.py)
 OUTPUTS = ("events", "page_stats", "user_activity", "sessions", "malformed")
 # Small enough for many messages out of the first test's 241 views (about 125 bytes each).
 MESSAGE_BYTES = 1000

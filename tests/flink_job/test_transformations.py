@@ -20,10 +20,11 @@ from pyflink.table.expressions import col
 
 from flink_job import job
 from tests.flink_job.pageviews import (PAGEVIEWS_SCHEMA, PageView, confluent_avro, expected_insights,
-                                       utc_text, zigzag_varint)
+                                       zigzag_varint)
+from tests.support.clock import DAY, at, epoch_ms, utc_text
 
 GAP_S = 60
-T0 = 1_795_870_800_000  # 2026-11-28 13:00:00.000 UTC
+T0 = epoch_ms("13:00:00.000")  # on the tests' known day (tests/support/clock.py)
 
 
 def _page_views() -> list[PageView]:
@@ -129,7 +130,7 @@ def test_raw_events_are_rendered_as_the_contract_says(insights):
         sorted(expected["events"].values(), key=lambda r: (r["kafka_partition"], r["kafka_offset"]))
     # Every view is a line of exactly the contract's JSON, and a message is keyed by its first view.
     first = next(line for m in messages for line in _lines(m) if line.startswith(b'{"kafka_partition":0,"kafka_offset":0,'))
-    assert first == (b'{"kafka_partition":0,"kafka_offset":0,"event_time":"2026-11-28 13:00:01.000",'
+    assert first == (b'{"kafka_partition":0,"kafka_offset":0,"event_time":"' + at("13:00:01.000").encode() + b'",'
                      b'"viewtime":1,"user_id":"User_2","page_id":"Page_11"}')
     for message in messages:
         head = json.loads(_lines(message)[0])
@@ -180,8 +181,8 @@ def test_page_stats_count_views_and_unique_users_per_minute(insights):
     assert sorted(_without_key(rows), key=lambda r: (r["window_start"], r["page_id"])) == \
         sorted(expected["page_stats"].values(), key=lambda r: (r["window_start"], r["page_id"]))
     page_13 = next(r for r in rows if r["page_id"] == "Page_13" and r["window_start"] == utc_text(T0))
-    assert page_13 == {"record_key": "2026-11-28 13:00:00.000|Page_13", "window_start": "2026-11-28 13:00:00.000",
-                       "window_end": "2026-11-28 13:01:00.000", "page_id": "Page_13", "views": 5,
+    assert page_13 == {"record_key": f"{DAY} 13:00:00.000|Page_13", "window_start": f"{DAY} 13:00:00.000",
+                       "window_end": f"{DAY} 13:01:00.000", "page_id": "Page_13", "views": 5,
                        "unique_users": 3}
 
 
@@ -189,8 +190,8 @@ def test_minute_boundary_splits_windows(insights):
     built, _ = insights
     rows = [r for r in _rows(built.user_activity) if r["user_id"] == "User_1"]
     by_minute = {r["window_start"]: r["views"] for r in rows}
-    assert by_minute["2026-11-28 13:00:00.000"] == 1
-    assert by_minute["2026-11-28 13:01:00.000"] == 1
+    assert by_minute[f"{DAY} 13:00:00.000"] == 1
+    assert by_minute[f"{DAY} 13:01:00.000"] == 1
 
 
 def test_user_activity_lists_distinct_pages_per_minute(insights):
@@ -200,7 +201,7 @@ def test_user_activity_lists_distinct_pages_per_minute(insights):
         sorted(expected["user_activity"].values(), key=lambda r: (r["window_start"], r["user_id"]))
     user_3 = next(r for r in rows if r["user_id"] == "User_3" and r["window_start"] == utc_text(T0))
     assert (user_3["views"], user_3["page_ids"], user_3["record_key"]) == \
-        (3, ["Page_13"], "2026-11-28 13:00:00.000|User_3")
+        (3, ["Page_13"], f"{DAY} 13:00:00.000|User_3")
 
 
 def test_sessions_close_after_the_gap(insights):
@@ -211,10 +212,10 @@ def test_sessions_close_after_the_gap(insights):
     user_2 = sorted((r for r in rows if r["user_id"] == "User_2"), key=lambda r: r["session_start"])
     # 13:00:01.000 and 13:01:01.000 are GAP apart: one session; the next view is GAP + 1 ms later.
     assert [(r["session_start"], r["session_end"], r["views"], sorted(r["page_ids"])) for r in user_2] == [
-        ("2026-11-28 13:00:01.000", "2026-11-28 13:02:01.000", 2, ["Page_11", "Page_12"]),
-        ("2026-11-28 13:02:01.001", "2026-11-28 13:03:01.001", 1, ["Page_11"]),
+        (f"{DAY} 13:00:01.000", f"{DAY} 13:02:01.000", 2, ["Page_11", "Page_12"]),
+        (f"{DAY} 13:02:01.001", f"{DAY} 13:03:01.001", 1, ["Page_11"]),
     ]
-    assert user_2[0]["record_key"] == "User_2|2026-11-28 13:00:01.000"
+    assert user_2[0]["record_key"] == f"User_2|{DAY} 13:00:01.000"
 
 
 # --- decoding -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The known rows the dashboard queries are checked against (tests/grafana/test_panel_queries.py).
 
-The story the rows tell (2026-11-28, UTC; all panels are checked against it by hand):
+The story the rows tell (on the tests' known day, UTC: tests/support/clock.py; all panels are
+checked against it by hand):
 
 - Raw page views (`pageviews`): 9 records, one replayed by a Flink restart (re-inserted 2 min
   later), one late (13:05:30 arrives at 13:06:40). In the 13:00–13:59 hour: User_3, User_4, User_5
@@ -16,8 +17,7 @@ exact answers.
 from __future__ import annotations
 
 from tests.support.chdb_executor import ChdbExecutor
-
-DAY = "2026-11-28"
+from tests.support.clock import DAY
 
 
 def t(clock: str) -> str:

@@ -31,12 +31,12 @@ import pytest
 from components.clients.migrations import Migrator, discover
 from tests.schema.conftest import DATABASE, PARAMS, SCHEMA_DIR
 from tests.support.chdb_executor import ChdbExecutor, copy_data_folder
+from tests.support.clock import DAY, day_before
 from tests.support.grafana_macros import ALL, QueryContext, Variable, epoch_ms, interpolate
 
 from .known_data import INGEST_ERRORS, MALFORMED, PAGE_STATS_1M, PAGEVIEWS, SESSIONS, USER_ACTIVITY_1M, load
 from .dashboards import Query, queries
 
-DAY = "2026-11-28"
 LIVE, HEALTH = "clickstream-live", "clickstream-pipeline-health"
 P11, P17, P23 = "Page_11", "Page_17", "Page_23"
 U3, U4, U5 = "User_3", "User_4", "User_5"
@@ -58,7 +58,7 @@ CONTEXTS = {
     "hour": ContextSpec(f"{DAY}T13:00:00.000", f"{DAY}T13:59:59.999", 20_000),
     "selected": ContextSpec(f"{DAY}T13:00:00.000", f"{DAY}T13:59:59.999", 600_000,
                             {"page": (P11, P17), "user": (U4, U5)}),
-    "empty": ContextSpec("2026-11-27T13:00:00.000", "2026-11-27T13:59:59.999", 20_000),
+    "empty": ContextSpec(f"{day_before()}T13:00:00.000", f"{day_before()}T13:59:59.999", 20_000),
     "until_13:06:15": ContextSpec(f"{DAY}T12:06:15.000", f"{DAY}T13:06:15.000", 20_000),
     "until_13:24:59.999": ContextSpec(f"{DAY}T12:24:59.999", f"{DAY}T13:24:59.999", 20_000),
     "until_13:25": ContextSpec(f"{DAY}T12:25:00.000", f"{DAY}T13:25:00.000", 20_000),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -23,15 +22,16 @@ from components.clients.migrations import Migrator, discover
 from components.config import parse_config
 from components.pipeline import job_arguments
 from tests.flink_job.pageviews import (PAGEVIEWS_SCHEMA, PAGEVIEWS_SUBJECT, PageView, Record, create_topics,
-                                       expected_insights, pageview_record, produce, utc_text)
+                                       expected_insights, pageview_record, produce)
 from tests.schema.test_kafka_ingest import run_view
 from tests.support.chdb_executor import ChdbExecutor
+from tests.support.clock import at, epoch_ms, utc_text
 from tests.support.schema_registry import SchemaRegistryTestServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO_ROOT / "clickhouse_schema"
 DB = "clickstream"
-BASE_MS = int(datetime(2026, 11, 28, 13, 0, tzinfo=timezone.utc).timestamp() * 1000)
+BASE_MS = epoch_ms("13:00:00")  # on the tests' known day (tests/support/clock.py)
 SOURCES = ("events", "page_stats_1m", "user_activity_1m", "sessions", "malformed")
 
 
@@ -107,7 +107,7 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
     assert ex.rows(f"SELECT toString(toDateTime(minute)), unique_users, views FROM {DB}.v_users_1m ORDER BY minute") == \
         [(m, len({v.user_id for v in vs}), len(vs)) for m, vs in sorted(per_minute.items())]
 
-    hour = "2026-11-28 13:00:00"
+    hour = at("13:00:00")
     per_page = defaultdict(list)
     for v in views:
         per_page[v.page_id].append(v)

@@ -1,4 +1,5 @@
-"""Fixtures for the schema tests: a fresh chdb 2.1.1 engine per test, and the deployment params."""
+"""Fixtures for the schema tests: a fresh chdb 2.1.1 engine per test, a real ClickHouse server for the
+session, and the deployment params."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from components.clients.migrations import Migrator, discover
+from components.clients.clickhouse import Endpoint, HttpExecutor
 from tests.support.chdb_executor import ChdbExecutor, copy_data_folder
+from tests.support.clickhouse_server import ClickHouseServer
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = REPO / "clickhouse_schema"
@@ -51,3 +54,19 @@ def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text)
     return path
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(tmp_path_factory):
+    """A real ClickHouse 24.8.4 server on loopback (tests/support/clickhouse_server.py)."""
+    server = ClickHouseServer.start(tmp_path_factory.mktemp("clickhouse-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server_executor(clickhouse_server):
+    """The production HTTP executor, on the session's server as its `default` user."""
+    executor = HttpExecutor(Endpoint(clickhouse_server.http_url, "default"))
+    yield executor
+    executor.close()

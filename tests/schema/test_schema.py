@@ -5,9 +5,12 @@ hourly materialized views fire as they do in production.
 """
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from components.clients.migrations import Migrator, discover, render, split_statements
+from tests.support.clock import DAY
 
 from .conftest import DATABASE, PARAMS, SCHEMA_DIR
 
@@ -103,6 +106,33 @@ def test_kafka_settings_follow_the_parameters(migrated):
     assert "kafka_handle_error_mode = 'stream'" in engine
 
 
+@pytest.mark.parametrize("table, time_column, columns, values", [
+    ("pageviews", "event_time", "page_id, user_id, viewtime, kafka_partition, kafka_offset", "'Page_1', 'User_1', 1, 0, {n}"),
+    ("malformed_events", "kafka_timestamp", "kafka_partition, kafka_offset, error, payload_base64", "0, {n}, 'bad', ''"),
+    ("ingest_errors_events", "kafka_timestamp", "topic, partition, offset, error, raw_message",
+     "'clickstream.events', 0, {n}, 'bad', ''"),
+])
+def test_raw_rows_expire_at_the_configured_retention_and_not_before(server_executor, table, time_column, columns,
+                                                                     values):
+    """Rows dated a minute past `raw_ttl_days` are dropped and rows a minute inside it kept, once
+    ClickHouse has merged them (TTL is applied by merges; FINAL forces one). Dated relative to the
+    server's own `now()`, so the outcome is the same whatever day the test runs. On the real server:
+    chdb's per-query runs showed an expired part again after hiding it."""
+    database = f"ttl_{uuid.uuid4().hex[:8]}"
+    days = 3
+    Migrator(server_executor, database).apply(discover(SCHEMA_DIR), {**PARAMS, "raw_ttl_days": days})
+    edge = days * 86400
+
+    for seconds_old, n in ((edge + 60, 1), (edge - 60, 2), (edge + 120, 3), (0, 4)):  # one block each
+        server_executor.command(f"INSERT INTO {database}.{table} ({time_column}, {columns}) SELECT "
+                                f"now64(3) - toIntervalSecond({seconds_old}), {values.format(n=n)}")
+    server_executor.command(f"OPTIMIZE TABLE {database}.{table} FINAL")
+
+    offset = "offset" if table.startswith("ingest_errors") else "kafka_offset"
+    assert server_executor.rows(f"SELECT {offset} FROM {database}.{table} ORDER BY {offset}") == [(2,), (4,)]
+    server_executor.command(f"DROP DATABASE {database} SYNC")
+
+
 # --- exact results through the dashboard views ------------------------------------------------
 
 def insert(executor, table: str, values: str) -> None:
@@ -113,39 +143,39 @@ def insert(executor, table: str, values: str) -> None:
 def loaded(migrated):
     """Known job output, inserted batch by batch, replays and a late re-fired window included."""
     ps = "(window_start, window_end, page_id, views, unique_users) VALUES"
-    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'Page_17', 12, 5),"
-                                      " ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'Page_11', 3, 2),"
-                                      " ('2026-11-28 13:06:00', '2026-11-28 13:07:00', 'Page_17', 4, 4)")
-    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'Page_17', 12, 5)")  # replay
-    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 13:06:00', '2026-11-28 13:07:00', 'Page_17', 6, 5)")  # late, larger
-    insert(migrated, "page_stats_1m", f"{ps} ('2026-11-28 14:00:00', '2026-11-28 14:01:00', 'Page_11', 1, 1)")
+    insert(migrated, "page_stats_1m", f"{ps} ('{DAY} 13:05:00', '{DAY} 13:06:00', 'Page_17', 12, 5),"
+                                      f" ('{DAY} 13:05:00', '{DAY} 13:06:00', 'Page_11', 3, 2),"
+                                      f" ('{DAY} 13:06:00', '{DAY} 13:07:00', 'Page_17', 4, 4)")
+    insert(migrated, "page_stats_1m", f"{ps} ('{DAY} 13:05:00', '{DAY} 13:06:00', 'Page_17', 12, 5)")  # replay
+    insert(migrated, "page_stats_1m", f"{ps} ('{DAY} 13:06:00', '{DAY} 13:07:00', 'Page_17', 6, 5)")  # late, larger
+    insert(migrated, "page_stats_1m", f"{ps} ('{DAY} 14:00:00', '{DAY} 14:01:00', 'Page_11', 1, 1)")
 
     ua = "(window_start, window_end, user_id, views, page_ids) VALUES"
-    insert(migrated, "user_activity_1m", f"{ua} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'User_3', 4, ['Page_11', 'Page_17']),"
-                                         " ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'User_4', 11, ['Page_17']),"
-                                         " ('2026-11-28 13:06:00', '2026-11-28 13:07:00', 'User_3', 6, ['Page_17'])")
-    insert(migrated, "user_activity_1m", f"{ua} ('2026-11-28 13:05:00', '2026-11-28 13:06:00', 'User_3', 4, ['Page_11', 'Page_17'])")
-    insert(migrated, "user_activity_1m", f"{ua} ('2026-11-28 14:00:00', '2026-11-28 14:01:00', 'User_5', 1, ['Page_11'])")
+    insert(migrated, "user_activity_1m", f"{ua} ('{DAY} 13:05:00', '{DAY} 13:06:00', 'User_3', 4, ['Page_11', 'Page_17']),"
+                                         f" ('{DAY} 13:05:00', '{DAY} 13:06:00', 'User_4', 11, ['Page_17']),"
+                                         f" ('{DAY} 13:06:00', '{DAY} 13:07:00', 'User_3', 6, ['Page_17'])")
+    insert(migrated, "user_activity_1m", f"{ua} ('{DAY} 13:05:00', '{DAY} 13:06:00', 'User_3', 4, ['Page_11', 'Page_17'])")
+    insert(migrated, "user_activity_1m", f"{ua} ('{DAY} 14:00:00', '{DAY} 14:01:00', 'User_5', 1, ['Page_11'])")
 
     se = "(user_id, session_start, session_end, views, page_ids) VALUES"
-    insert(migrated, "sessions", f"{se} ('User_3', '2026-11-28 13:05:07.250', '2026-11-28 13:17:40.001', 31, ['Page_11', 'Page_17']),"
-                                 " ('User_4', '2026-11-28 13:05:30.000', '2026-11-28 13:12:00.000', 11, ['Page_17'])")
-    insert(migrated, "sessions", f"{se} ('User_3', '2026-11-28 13:05:07.250', '2026-11-28 13:17:40.001', 31, ['Page_11', 'Page_17'])")
-    insert(migrated, "sessions", f"{se} ('User_4', '2026-11-28 13:05:30.000', '2026-11-28 13:15:00.000', 14, ['Page_11', 'Page_17'])")
-    insert(migrated, "sessions", f"{se} ('User_5', '2026-11-28 14:00:10.000', '2026-11-28 14:05:10.000', 1, ['Page_11'])")
+    insert(migrated, "sessions", f"{se} ('User_3', '{DAY} 13:05:07.250', '{DAY} 13:17:40.001', 31, ['Page_11', 'Page_17']),"
+                                 f" ('User_4', '{DAY} 13:05:30.000', '{DAY} 13:12:00.000', 11, ['Page_17'])")
+    insert(migrated, "sessions", f"{se} ('User_3', '{DAY} 13:05:07.250', '{DAY} 13:17:40.001', 31, ['Page_11', 'Page_17'])")
+    insert(migrated, "sessions", f"{se} ('User_4', '{DAY} 13:05:30.000', '{DAY} 13:15:00.000', 14, ['Page_11', 'Page_17'])")
+    insert(migrated, "sessions", f"{se} ('User_5', '{DAY} 14:00:10.000', '{DAY} 14:05:10.000', 1, ['Page_11'])")
 
     pv = "(kafka_partition, kafka_offset, event_time, viewtime, user_id, page_id) VALUES"
-    insert(migrated, "pageviews", f"{pv} (0, 41, '2026-11-28 13:05:07.250', 411, 'User_3', 'Page_17'),"
-                                  " (0, 42, '2026-11-28 13:05:08.000', 421, 'User_4', 'Page_17'),"
-                                  " (1, 7, '2026-11-28 13:05:09.500', 431, 'User_3', 'Page_11')")
-    insert(migrated, "pageviews", f"{pv} (0, 41, '2026-11-28 13:05:07.250', 411, 'User_3', 'Page_17')")
+    insert(migrated, "pageviews", f"{pv} (0, 41, '{DAY} 13:05:07.250', 411, 'User_3', 'Page_17'),"
+                                  f" (0, 42, '{DAY} 13:05:08.000', 421, 'User_4', 'Page_17'),"
+                                  f" (1, 7, '{DAY} 13:05:09.500', 431, 'User_3', 'Page_11')")
+    insert(migrated, "pageviews", f"{pv} (0, 41, '{DAY} 13:05:07.250', 411, 'User_3', 'Page_17')")
 
     mf = "(kafka_partition, kafka_offset, kafka_timestamp, error, payload_base64) VALUES"
     for _ in range(2):
-        insert(migrated, "malformed_events", f"{mf} (0, 43, '2026-11-28 13:05:07.300', 'not Confluent wire format: magic byte 0x7b', 'eyJ1c2VyIjoxfQ==')")
+        insert(migrated, "malformed_events", f"{mf} (0, 43, '{DAY} 13:05:07.300', 'not Confluent wire format: magic byte 0x7b', 'eyJ1c2VyIjoxfQ==')")
     for _ in range(2):
         insert(migrated, "ingest_errors_events", "(topic, partition, offset, kafka_timestamp, error, raw_message) VALUES "
-                                                 "('clickstream.events', 0, 9, '2026-11-28 13:05:10.000', 'Cannot parse JSON', '{oops')")
+                                                 f"('clickstream.events', 0, 9, '{DAY} 13:05:10.000', 'Cannot parse JSON', '{{oops')")
     return migrated
 
 
@@ -155,32 +185,32 @@ def rows(executor, sql: str) -> list[tuple]:
 
 def assert_dashboard_numbers(ex) -> None:
     assert rows(ex, "SELECT toString(minute), page_id, views, unique_users FROM {db}.v_page_stats_1m ORDER BY minute, page_id") == [
-        ("2026-11-28 13:05:00.000", "Page_11", 3, 2),
-        ("2026-11-28 13:05:00.000", "Page_17", 12, 5),
-        ("2026-11-28 13:06:00.000", "Page_17", 6, 5),
-        ("2026-11-28 14:00:00.000", "Page_11", 1, 1),
+        (f"{DAY} 13:05:00.000", "Page_11", 3, 2),
+        (f"{DAY} 13:05:00.000", "Page_17", 12, 5),
+        (f"{DAY} 13:06:00.000", "Page_17", 6, 5),
+        (f"{DAY} 14:00:00.000", "Page_11", 1, 1),
     ]
     assert rows(ex, "SELECT toString(minute), views FROM {db}.v_views_1m ORDER BY minute") == [
-        ("2026-11-28 13:05:00", 15), ("2026-11-28 13:06:00", 6), ("2026-11-28 14:00:00", 1)]
+        (f"{DAY} 13:05:00", 15), (f"{DAY} 13:06:00", 6), (f"{DAY} 14:00:00", 1)]
     assert rows(ex, "SELECT toString(minute), unique_users, views FROM {db}.v_users_1m ORDER BY minute") == [
-        ("2026-11-28 13:05:00.000", 2, 15), ("2026-11-28 13:06:00.000", 1, 6), ("2026-11-28 14:00:00.000", 1, 1)]
+        (f"{DAY} 13:05:00.000", 2, 15), (f"{DAY} 13:06:00.000", 1, 6), (f"{DAY} 14:00:00.000", 1, 1)]
     assert rows(ex, "SELECT toString(hour), page_id, views, unique_users FROM {db}.v_page_stats_1h ORDER BY hour, page_id") == [
-        ("2026-11-28 13:00:00", "Page_11", 3, 1),
-        ("2026-11-28 13:00:00", "Page_17", 18, 2),
-        ("2026-11-28 14:00:00", "Page_11", 1, 1),
+        (f"{DAY} 13:00:00", "Page_11", 3, 1),
+        (f"{DAY} 13:00:00", "Page_17", 18, 2),
+        (f"{DAY} 14:00:00", "Page_11", 1, 1),
     ]
     # users per hour over all pages come from user ids: User_3 and User_4, not 1 + 2 per-page counts
     assert rows(ex, "SELECT toString(hour), unique_users FROM {db}.v_users_1h ORDER BY hour") == [
-        ("2026-11-28 13:00:00", 2), ("2026-11-28 14:00:00", 1)]
+        (f"{DAY} 13:00:00", 2), (f"{DAY} 14:00:00", 1)]
     assert rows(ex, "SELECT user_id, toString(session_start), toString(session_end), views, page_ids, pages, span_seconds "
                     "FROM {db}.v_sessions ORDER BY session_start") == [
-        ("User_3", "2026-11-28 13:05:07.250", "2026-11-28 13:17:40.001", 31, ["Page_11", "Page_17"], 2, 752.751),
-        ("User_4", "2026-11-28 13:05:30.000", "2026-11-28 13:15:00.000", 14, ["Page_11", "Page_17"], 2, 570),
-        ("User_5", "2026-11-28 14:00:10.000", "2026-11-28 14:05:10.000", 1, ["Page_11"], 1, 300),
+        ("User_3", f"{DAY} 13:05:07.250", f"{DAY} 13:17:40.001", 31, ["Page_11", "Page_17"], 2, 752.751),
+        ("User_4", f"{DAY} 13:05:30.000", f"{DAY} 13:15:00.000", 14, ["Page_11", "Page_17"], 2, 570),
+        ("User_5", f"{DAY} 14:00:10.000", f"{DAY} 14:05:10.000", 1, ["Page_11"], 1, 300),
     ]
     assert rows(ex, "SELECT toString(hour), sessions, total_views, avg_views, avg_pages, round(avg_span_seconds, 4) "
                     "FROM {db}.v_sessions_1h ORDER BY hour") == [
-        ("2026-11-28 13:00:00", 2, 45, 22.5, 2, 661.3755), ("2026-11-28 14:00:00", 1, 1, 1, 1, 300)]
+        (f"{DAY} 13:00:00", 2, 45, 22.5, 2, 661.3755), (f"{DAY} 14:00:00", 1, 1, 1, 1, 300)]
     assert rows(ex, "SELECT kafka_partition, kafka_offset, user_id, page_id FROM {db}.pageviews FINAL ORDER BY event_time") == [
         (0, 41, "User_3", "Page_17"), (0, 42, "User_4", "Page_17"), (1, 7, "User_3", "Page_11")]
     assert rows(ex, "SELECT kafka_offset, error FROM {db}.malformed_events FINAL") == [
@@ -208,9 +238,9 @@ def test_pipeline_health_views_count_what_arrived(loaded):
     fresh = {r[0]: r[1:] for r in rows(loaded, "SELECT source_table, rows, toString(last_event_time), "
                                                 "dateDiff('second', last_ingested_at, now()) < 300 FROM {db}.v_freshness")}
     assert fresh == {
-        "pageviews": (4, "2026-11-28 13:05:09.500", 1),
-        "page_stats_1m": (6, "2026-11-28 14:01:00.000", 1),
-        "user_activity_1m": (5, "2026-11-28 14:01:00.000", 1),
-        "sessions": (5, "2026-11-28 14:05:10.000", 1),
-        "malformed_events": (2, "2026-11-28 13:05:07.300", 1),
+        "pageviews": (4, f"{DAY} 13:05:09.500", 1),
+        "page_stats_1m": (6, f"{DAY} 14:01:00.000", 1),
+        "user_activity_1m": (5, f"{DAY} 14:01:00.000", 1),
+        "sessions": (5, f"{DAY} 14:05:10.000", 1),
+        "malformed_events": (2, f"{DAY} 13:05:07.300", 1),
     }

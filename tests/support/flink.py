@@ -46,17 +46,34 @@ UDF_PROJECT = REPO_ROOT / "flink_job" / "udf"
 
 
 def udf_jar() -> Path:
-    """The job's Java function jar (flink_job/udf), built by Maven into `.cache/udf/` and rebuilt
-    only when the pom or a source file changed (a stamp holds their hash)."""
+    """The job's Java function jar (flink_job/udf), built by Maven into `.cache/udf/<sources hash>/`:
+    built once per version of the pom and sources, so checkouts with other sources that share the
+    cache (git worktrees) never overwrite each other's jar."""
     sources = sorted(p for p in UDF_PROJECT.rglob("*") if p.is_file() and "target" not in p.parts)
     digest = hashlib.sha256()
     for path in sources:
         digest.update(str(path.relative_to(UDF_PROJECT)).encode() + b"\0" + path.read_bytes())
-    out = CACHE_DIR / "udf"
+    out = CACHE_DIR / "udf" / digest.hexdigest()[:16]
     jar = out / "build" / "clickstream-flink-udf.jar"
-    stamp = out / ".sources-sha256"
-    if jar.is_file() and stamp.is_file() and stamp.read_text() == digest.hexdigest():
+    if jar.is_file():
         return jar
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise JarResolutionError("`mvn` is not on PATH: install Maven (Debian package `maven`)")
+    out.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [mvn, "-q", "-B", f"-Dmaven.repo.local={CACHE_DIR / 'm2'}", f"-Dudf.build.dir={out / 'work'}",
+         "-f", str(UDF_PROJECT / "pom.xml"), "package"],
+        capture_output=True, text=True,
+    )
+    built = out / "work" / jar.name
+    if done.returncode != 0 or not built.is_file():
+        raise JarResolutionError(f"building {UDF_PROJECT} failed (exit {done.returncode}):\n"
+                                 f"{done.stdout[-4000:]}{done.stderr[-4000:]}")
+    # Moved into place whole, last: a jar at `jar` is always complete.
+    jar.parent.mkdir(exist_ok=True)
+    built.replace(jar)
+    return jar
     mvn = shutil.which("mvn")
     if mvn is None:
         raise JarResolutionError("`mvn` is not on PATH: install Maven (Debian package `maven`)")

@@ -94,6 +94,10 @@ class KafkaBroker:
             "transaction.state.log.min.isr": 1,
             "transaction.state.log.num.partitions": 4,
             "group.initial.rebalance.delay.ms": 0,
+            # Keep every record whatever its timestamp: the default 7-day retention deletes records
+            # dated more than a week before the broker's clock (tests and benchmarks write known
+            # days, and the date-independence runs shift the clock by a year).
+            "log.retention.ms": -1,
             **(overrides or {}),
         }
         config = workdir / "server.properties"
