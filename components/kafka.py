@@ -14,22 +14,13 @@ import pulumi
 import pulumi_docker as docker
 
 from .docker_common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .contract import INSIGHT_TOPICS
 from .resources.topic import KafkaTopic
 
 INTERNAL_HOST = "kafka"
 INTERNAL_PORT = 29092
 CONTROLLER_PORT = 29093
 HOST_LISTENER_PORT = 9092  # inside the container; published on the configured host port
-
-# docs/data-contract.md: the Flink job writes these, ClickHouse reads them.
-INSIGHT_TOPICS = {
-    "events": "clickstream.events",
-    "page_stats": "clickstream.page_stats_1m",
-    "user_activity": "clickstream.user_activity_1m",
-    "sessions": "clickstream.sessions",
-    "malformed": "clickstream.malformed",
-}
-
 
 @dataclass
 class KafkaArgs:

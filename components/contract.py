@@ -1,0 +1,13 @@
+"""The data contract between the Flink job and ClickHouse (docs/data-contract.md), platform-neutral:
+which topics the job writes, by role. Both platforms, the job's arguments and the ClickHouse
+migrations read the names from here."""
+from __future__ import annotations
+
+# Role -> default topic name: the Flink job writes these, ClickHouse reads them.
+INSIGHT_TOPICS = {
+    "events": "clickstream.events",
+    "page_stats": "clickstream.page_stats_1m",
+    "user_activity": "clickstream.user_activity_1m",
+    "sessions": "clickstream.sessions",
+    "malformed": "clickstream.malformed",
+}
