@@ -5,6 +5,7 @@ files it replaced upgrades to it with the same tables, views and consumer groups
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import sys
@@ -12,10 +13,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
+from components.clients.clickhouse import Endpoint, HttpExecutor
 from components.clients.migrations import Migrator, discover
 from components.contract import TOPIC_CONTRACTS, TopicContract
 from tests.support.chdb_executor import ChdbExecutor
+from tests.support.clickhouse_server import ClickHouseServer
+from tests.support.clock import at
+from tests.support.kafka import KafkaBroker
+from tests.support.processes import wait_for
 
 from .conftest import DATABASE, PARAMS, REPO, SCHEMA_DIR, write
 from .ingest_files_before_generator import FILES as FILES_BEFORE_GENERATOR
@@ -163,16 +171,21 @@ def engine(request, tmp_path: Path):
     executor.command(f"DROP DATABASE IF EXISTS {database} SYNC")
 
 
+def schema_before_generator(folder: Path) -> Path:
+    """The shipped versioned files (never edited) and the per-source repeatables, in `folder`."""
+    for migration in discover(SCHEMA_DIR):
+        if not migration.repeatable:
+            write(folder, migration.name, migration.text)
+    for name, text in FILES_BEFORE_GENERATOR.items():
+        write(folder, name, text)
+    return folder
+
+
 def test_a_stack_migrated_with_the_per_source_files_upgrades_with_the_same_tables_and_groups(engine, tmp_path: Path):
     executor, database = engine
-    before_generator = tmp_path / "before"
-    for migration in discover(SCHEMA_DIR):  # versioned files are never edited: these are the shipped ones
-        if not migration.repeatable:
-            write(before_generator, migration.name, migration.text)
-    for name, text in FILES_BEFORE_GENERATOR.items():
-        write(before_generator, name, text)
     migrator = Migrator(executor, database)
-    assert migrator.apply(discover(before_generator), PARAMS).applied_now[-6:] == tuple(sorted(FILES_BEFORE_GENERATOR))
+    first = migrator.apply(discover(schema_before_generator(tmp_path / "before")), PARAMS)
+    assert first.applied_now[-6:] == tuple(sorted(FILES_BEFORE_GENERATOR))
 
     def objects() -> dict[str, tuple[str, str]]:
         return {name: (engine, query) for name, engine, query in executor.rows(
@@ -191,3 +204,83 @@ def test_a_stack_migrated_with_the_per_source_files_upgrades_with_the_same_table
         "same consumer groups: consumption resumes from their committed offsets"
     assert set(migrator.repeatable_ledger()) == set(FILES_BEFORE_GENERATOR) | set(GENERATED)
     assert migrator.apply(discover(SCHEMA_DIR), PARAMS).applied_now == ()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    broker = KafkaBroker.start(tmp_path_factory.mktemp("kafka"))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def consuming_executor(tmp_path_factory):
+    """A real server whose Kafka tables consume in the background: chdb's library compiles the
+    message-broker pool with 0 threads, so it is set to the stock server default (16) the image
+    runs with, in a config.d file the server merges over its config."""
+    home = tmp_path_factory.mktemp("consuming-clickhouse")
+    write(home / "config.d", "message_broker_pool.xml",
+          "<clickhouse><background_message_broker_schedule_pool_size>16</background_message_broker_schedule_pool_size>"
+          "</clickhouse>\n")
+    server = ClickHouseServer.start(home)
+    executor = HttpExecutor(Endpoint(server.http_url, "default"))
+    yield executor
+    executor.close()
+    server.stop()
+
+
+def test_after_the_upgrade_the_server_resumes_consuming_at_the_committed_offsets(broker, consuming_executor,
+                                                                                  tmp_path: Path):
+    """The server consumes in the background with the per-source files; after the upgrade the new
+    Kafka table reads on from its group's committed offset: only the messages produced since."""
+    server_executor = consuming_executor
+    run = uuid.uuid4().hex[:8]
+    database = f"resume_{run}"
+    topic = {t.source: f"resume.{t.source}.{run}" for t in TOPICS}
+    events, group = topic["events"], f"clickhouse-{run}.events"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for future in admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1)
+                                       for t in topic.values()]).values():
+        future.result(30)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "enable.idempotence": True})
+
+    def produce(offsets: range) -> None:
+        for n in offsets:
+            line = {"kafka_partition": 0, "kafka_offset": n, "event_time": at("13:05:07.250"), "viewtime": n,
+                    "user_id": "User_3", "page_id": "Page_17"}
+            producer.produce(events, key=f"0|{n}".encode(), value=json.dumps(line).encode())
+        assert producer.flush(30) == 0, "every record acknowledged by the broker"
+
+    def committed() -> int:
+        (offsets,) = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group, [TopicPartition(events, 0)])]).values()
+        return offsets.result(30).topic_partitions[0].offset
+
+    def ingested() -> list[int]:
+        return [n for (n,) in server_executor.rows(f"SELECT kafka_offset FROM {database}.pageviews ORDER BY kafka_offset")]
+
+    def consumed(count: int):
+        def probe() -> bool:
+            state = (committed(), ingested())
+            assert state[0] == count and len(state[1]) == count, f"committed offset {state[0]}, rows {state[1]}"
+            return True
+        return probe
+
+    params = {**PARAMS, "kafka_brokers": broker.bootstrap, "kafka_group": f"clickhouse-{run}",
+              **{t.topic_param: topic[t.source] for t in TOPICS}}
+    migrator = Migrator(server_executor, database)
+    try:
+        migrator.apply(discover(schema_before_generator(tmp_path / "before")), params)
+        produce(range(3))
+        wait_for("the per-source files' Kafka table to ingest and commit 3 messages", consumed(3), timeout=90)
+        # a re-read would show as extra rows: no merge may collapse them before we look
+        server_executor.command(f"SYSTEM STOP MERGES {database}.pageviews")
+
+        assert migrator.apply(discover(SCHEMA_DIR), params).applied_now == GENERATED
+        produce(range(3, 5))
+
+        wait_for("the generated Kafka table to ingest and commit 2 more messages", consumed(5), timeout=90,
+                 hint=f"committed {group} offset and pageviews rows; more rows mean the topic was read again")
+        assert ingested() == [0, 1, 2, 3, 4], "each message ingested once"
+    finally:
+        server_executor.command(f"DROP DATABASE IF EXISTS {database} SYNC")
