@@ -31,14 +31,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..clients.clickhouse import reader_profile_paths
-from ..resources.schema_migrations import SCHEMA_DIR, SchemaMigrations
+from ..resources.schema_migrations import SchemaMigrations
+from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT
 from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
 
 API_VERSION = "clickhouse.altinity.com/v1"
 INSTALLATION = "clickstream"
 CLUSTER = "clickstream"
-HTTP_PORT = 8123
-NATIVE_PORT = 9000
 SERVICE_NAME = f"clickhouse-{INSTALLATION}"  # the operator's Service for the whole installation
 CREDENTIALS_SECRET = "clickhouse-credentials"
 OWNER_KEY = "owner_password_sha256_hex"
@@ -56,15 +55,15 @@ class ClickHouseArgs:
     password: pulumi.Input[str]  # secret
     reader_user: str
     reader_password: pulumi.Input[str]  # secret
-    migration_params: dict  # components.pipeline.migration_params(...) with in-cluster Kafka
-    storage_size: str = "20Gi"
-    cpu: str = "500m"
-    memory: str = "4Gi"
-    url: str = ""  # HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
-    load_balancer_source_ranges: tuple = ()
-    drop_data_on_destroy: bool = False  # also: the data PVC is deleted with the installation
-    depends_on: tuple = ()  # the operator release
-    migrations_depend_on: tuple = ()  # the insight topics the Kafka-engine tables consume
+    migration_params: dict  # components.spec.migration_params(...) with in-cluster Kafka
+    storage_size: str
+    cpu: str
+    memory: str
+    url: str  # HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
+    load_balancer_source_ranges: tuple
+    drop_data_on_destroy: bool  # also: the data PVC is deleted with the installation
+    depends_on: tuple  # the operator release
+    migrations_depend_on: tuple  # the insight topics the Kafka-engine tables consume
 
 
 def sha256_hex(value: str) -> str:
@@ -179,7 +178,6 @@ class KubernetesClickHouse(pulumi.ComponentResource):
             username=args.user,
             password=args.password,
             database=args.database,
-            schema_dir=SCHEMA_DIR,
             params=args.migration_params,
             drop_on_destroy=args.drop_data_on_destroy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[

@@ -88,7 +88,7 @@ def test_a_secret_with_a_dollar_is_refused_because_grafana_would_expand_it():
 
 
 def test_secret_values_never_show_in_config_repr():
-    from components.pipeline import PipelineSecrets
+    from components.secrets import PipelineSecrets
 
     assert "hunter2" not in repr(PipelineSecrets(clickhouse_password="hunter2hunter2"))
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.pipeline import OUTPUT_KEYS
+from components.spec import OUTPUT_KEYS
 from tests.unit.harness import (Recording, build_program, built_image_id, generated_password, plain_strings,
                                  pulled_image_id)
 
@@ -136,9 +136,11 @@ def test_flink_properties_survive_the_1_20_entrypoint(program):
         assert not re.search(r"\s", value), f"flink: {key} has whitespace, which the 1.20 entrypoint strips"
         parsed[key] = value
     assert parsed["jobmanager.rpc.address"] == jm.inputs["hostname"]
-    assert parsed["execution.checkpointing.storage"] == "filesystem", "stop-with-savepoint needs filesystem storage"
-    assert parsed["execution.checkpointing.savepoint-dir"].startswith("file:///opt/flink/data/")
-    assert parsed["taskmanager.numberOfTaskSlots"] == "2" and parsed["parallelism.default"] == "2"
+    assert parsed["state.checkpoint-storage"] == "filesystem", "stop-with-savepoint needs filesystem storage"
+    assert parsed["state.savepoints.dir"].startswith("file:///opt/flink/data/")
+    assert parsed["taskmanager.numberOfTaskSlots"] == "2"
+    # The job's own settings: set by the job from its arguments, never by the cluster too.
+    assert not {"parallelism.default", "execution.checkpointing.interval"} & set(parsed)
     tm = program.named("clickstream-flink-taskmanager-0")
     assert env_of(tm)["FLINK_PROPERTIES"] == env_of(jm)["FLINK_PROPERTIES"]
     assert jm.inputs["command"] == ["jobmanager"] and tm.inputs["command"] == ["taskmanager"]
@@ -271,7 +273,7 @@ def test_flink_job_is_submitted_with_its_code_hash_and_endpoints(program):
     assert pairs["--bootstrap-servers"] == "kafka:29092"
     assert pairs["--schema-registry-url"] == "http://schema-registry:8081"
     assert job.inputs["job_path"].startswith("/opt/flink/usrlib/clickstream/")
-    assert job.inputs["parallelism"] == 2
+    assert pairs["--parallelism"] == "2" and pairs["--checkpoint-interval"] == "10"
 
 
 def test_flink_image_context_excludes_the_mounted_job_code():

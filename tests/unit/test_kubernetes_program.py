@@ -21,15 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-import components.k8s.connect as k8s_connect
-import components.resources.connector as docker_connector
 from components.clients.clickhouse import users_xml
 from components.config import parse_config
 from components.errors import ConfigError
 from components.k8s.common import file_set
 from components.k8s.operators import CHARTS, KAFKA_VERSION
-from components.kafka import INSIGHT_TOPICS
-from components.pipeline import OUTPUT_KEYS, job_arguments, migration_params
+from components.contract import INSIGHT_TOPICS
+from components.spec import OUTPUT_KEYS, Endpoints, datagen_config, job_arguments, migration_params
 from tests.unit.crds.fetch import crd_folder
 from tests.unit.crds.schema import load_crds, validate
 from tests.unit.harness import (FLINK_JOB_ID, FLINK_SAVEPOINT, LOAD_BALANCER_IP, REPO_ROOT, Recording, build_program,
@@ -418,13 +416,12 @@ def test_no_dependency_cycles(program):
 # --- one source of truth with the Docker platform ---------------------------------------------------
 
 def test_the_connector_config_is_the_docker_platforms_dict(program, docker):
-    assert k8s_connect.datagen_connector_config is docker_connector.datagen_connector_config
     spec = one(program, "KafkaConnector").inputs["spec"]
     reassembled = {**spec["config"], "connector.class": spec["class"], "tasks.max": str(int(spec["tasksMax"]))}
     docker_config = docker.named("clickstream-connect-datagen").inputs["config"]
     sr_url = program.stack_outputs["schemaRegistryUrl"]
     assert reassembled == {**docker_config, "value.converter.schema.registry.url": sr_url}
-    assert reassembled == docker_connector.datagen_connector_config(docker_connector.DatagenSettings(schema_registry_url=sr_url))
+    assert reassembled == datagen_config(parse_config(K8S), Endpoints("", sr_url, ""))
     assert "connector.class" not in spec["config"] and "tasks.max" not in spec["config"], \
         "Strimzi refuses these inside config"
     assert one(program, "KafkaConnector").inputs["metadata"]["name"] == docker.named(
@@ -451,7 +448,7 @@ def test_the_migrations_are_the_docker_resource_over_the_same_files(program, doc
     assert k8s_schema.inputs["migrations"] == docker_schema.inputs["migrations"]
     assert k8s_schema.inputs["schema_dir"] == docker_schema.inputs["schema_dir"] == str(REPO_ROOT / "clickhouse_schema")
     cfg = parse_config(K8S)
-    assert k8s_schema.inputs["params"] == migration_params(cfg, program.stack_outputs["kafkaBootstrap"], dict(INSIGHT_TOPICS))
+    assert k8s_schema.inputs["params"] == migration_params(cfg, Endpoints(program.stack_outputs["kafkaBootstrap"], "", ""))
     differing = {k for k in docker_schema.inputs["params"] if docker_schema.inputs["params"][k] != k8s_schema.inputs["params"][k]}
     assert differing == {"kafka_brokers"}
     assert k8s_schema.inputs["url"] == f"http://{LOAD_BALANCER_IP}:8123", "reached through the LoadBalancer's address"
@@ -523,8 +520,8 @@ def test_the_flink_job_gets_the_docker_arguments_code_and_path(program, docker):
     args = spec["job"]["args"]
     assert args[:2] == ["-py", docker_job["job_path"]]
     cfg = parse_config(K8S)
-    expected = job_arguments(cfg, program.stack_outputs["kafkaBootstrap"], program.stack_outputs["schemaRegistryUrl"],
-                             dict(INSIGHT_TOPICS))
+    expected = job_arguments(cfg, Endpoints(program.stack_outputs["kafkaBootstrap"],
+                                            program.stack_outputs["schemaRegistryUrl"], ""))
     assert args[2:] == expected
     docker_pairs, k8s_pairs = dict(zip(docker_job["args"][::2], docker_job["args"][1::2])), dict(zip(expected[::2], expected[1::2]))
     assert {k for k in k8s_pairs if k8s_pairs[k] != docker_pairs[k]} == {"--bootstrap-servers", "--schema-registry-url"}
@@ -532,7 +529,7 @@ def test_the_flink_job_gets_the_docker_arguments_code_and_path(program, docker):
     assert spec["job"]["jarURI"] == "local:///opt/flink/opt/flink-python-1.20.3.jar"
     assert spec["flinkVersion"] == "v1_20" and spec["image"] == f"{REGISTRY}/flink:1.20.3-1"
     assert (spec["job"]["upgradeMode"], spec["job"]["state"]) == ("savepoint", "running")
-    assert spec["job"]["parallelism"] == docker_job["parallelism"] == 2
+    assert spec["job"]["parallelism"] == 2 and k8s_pairs["--parallelism"] == "2", "the operator's and the job's"
 
 
 def test_the_job_code_is_an_immutable_config_map_mounted_at_the_docker_path(program):
@@ -573,7 +570,10 @@ def test_checkpoints_and_savepoints_live_on_the_shared_volume_by_default(program
     assert conf["state.checkpoints.dir"] == "file:///opt/flink/data/checkpoints"
     assert conf["state.savepoints.dir"] == "file:///opt/flink/data/savepoints"
     assert conf["high-availability.type"] == "kubernetes"
-    assert conf["taskmanager.numberOfTaskSlots"] == "2" and conf["execution.checkpointing.interval"] == "10s"
+    assert conf["taskmanager.numberOfTaskSlots"] == "2"
+    # The job's own settings: set by the job from its arguments, never by the cluster too.
+    assert not {"parallelism.default", "execution.checkpointing.interval",
+                "execution.checkpointing.externalized-checkpoint-retention"} & set(conf)
     claim = program.named("clickstream-flink-state").inputs["spec"]
     assert claim["accessModes"] == ["ReadWriteMany"] and claim["resources"]["requests"]["storage"] == "10Gi"
     mounts = spec["podTemplate"]["spec"]["containers"][0]["volumeMounts"]

@@ -10,29 +10,23 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .docker_common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from ..spec import SCHEMA_REGISTRY_PORT as PORT
+from .common import RESTART_POLICY, DockerPlacement, env_list, healthcheck, replace_safely
 
 INTERNAL_HOST = "schema-registry"
-PORT = 8081
 
 
 @dataclass
 class SchemaRegistryArgs:
     placement: DockerPlacement
     image: str  # pinned cp-schema-registry image; changing it replaces the container
-    kafka_bootstrap: str  # internal bootstrap address (kafka:29092)
+    settings: dict  # components/spec.py schema_registry_settings (with the internal Kafka bootstrap)
     host_port: int  # host port for the REST API (8081 by default; Flink's UI moves to 8082)
     kafka: pulumi.Resource  # the broker container: created only after it is healthy
 
 
 def schema_registry_environment(args: SchemaRegistryArgs) -> list[str]:
-    return [
-        f"SCHEMA_REGISTRY_HOST_NAME={INTERNAL_HOST}",
-        f"SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS=PLAINTEXT://{args.kafka_bootstrap}",
-        # SCHEMA_REGISTRY_PORT is refused by the image; LISTENERS is the supported key.
-        f"SCHEMA_REGISTRY_LISTENERS=http://0.0.0.0:{PORT}",
-        "SCHEMA_REGISTRY_HEAP_OPTS=-Xms256m -Xmx512m",
-    ]
+    return env_list({"SCHEMA_REGISTRY_HOST_NAME": INTERNAL_HOST, **args.settings})
 
 
 class SchemaRegistry(pulumi.ComponentResource):

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_docker as docker
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Every container restarts with the Docker daemon; the Confluent images also exit when Kafka is
 # late (a 40 s `cub kafka-ready` wait), and the restart brings them back.
@@ -97,3 +97,8 @@ def files_digest(root: Path, patterns: Sequence[str] = ("**/*",), exclude: Seque
             continue
         digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def env_list(settings: dict) -> list[str]:
+    """`KEY=value` lines for a container's `envs` from settings by name."""
+    return [f"{key}={value}" for key, value in settings.items()]
