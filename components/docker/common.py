@@ -24,7 +24,7 @@ class DockerPlacement:
 
     network_name: pulumi.Input[str]  # the docker network all services join
     bind_address: str  # host IP ports are published on (127.0.0.1 unless the user asks otherwise)
-    host_address: str  # address host-side clients (the providers, the user) use
+    host_address: str  # address host-side clients (the providers, the user) use, bracketed if IPv6
     stack_label: str  # value of the `clickstreamer.stack` label on every container
 
     def network(self, alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:

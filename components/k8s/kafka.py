@@ -11,12 +11,12 @@ In-cluster clients bootstrap from the `plain` listener: `<cluster>-kafka-bootstr
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
 
+from ..contract import topic_object_name
 from ..spec import Topic
 from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
 from .operators import KAFKA_METADATA_VERSION, KAFKA_VERSION
@@ -59,11 +59,6 @@ def broker_config(args: KafkaArgs) -> dict[str, object]:
         # The Flink job's exactly-once sink commits Kafka transactions per checkpoint.
         "transaction.state.log.min.isr": min_isr,
     }
-
-
-def topic_resource_name(topic: str) -> str:
-    """A DNS-1123 name for a KafkaTopic; the real name goes in `spec.topicName`."""
-    return re.sub(r"[^a-z0-9.-]", "-", topic.lower()).strip("-.")[:253]
 
 
 class StrimziKafka(pulumi.ComponentResource):
@@ -145,7 +140,7 @@ class StrimziKafka(pulumi.ComponentResource):
                 f"{name}-topic-{topic.role.replace('_', '-')}",
                 api_version=API_VERSION,
                 kind="KafkaTopic",
-                metadata=p.metadata(topic_resource_name(topic.name), "kafka", labels=cluster_label,
+                metadata=p.metadata(topic_object_name(topic.name), "kafka", labels=cluster_label,
                                     annotations=wait_for("condition=Ready")),
                 spec={"topicName": topic.name, "partitions": topic.partitions, "replicas": rf,
                       "config": dict(topic.config)},

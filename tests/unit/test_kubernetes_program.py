@@ -740,7 +740,7 @@ def test_scale_settings_reach_the_specs():
         connectReplicas=3, schemaRegistryReplicas=2, flinkTaskmanagerCpu="2500m", grafanaStorageSize="5Gi",
         flinkStorageSize="100Gi",
         _kafka={"pageviewsPartitions": 24, "insightPartitions": 12, "heap": "6g"},
-        _flink={"parallelism": 16, "slotsPerTaskmanager": 4, "taskmanagers": 4, "taskmanagerMemory": "8g"},
+        _flink={"parallelism": 16, "slotsPerTaskmanager": 4, "taskmanagerMemory": "8g"},
         _datagen={"tasksMax": 6},
     ))
     pools = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in of_kind(rec, "KafkaNodePool")}
@@ -826,9 +826,9 @@ BAD_K8S = [
     ({"kafkaCpu": "0m"}, "kubernetes.kafkaCpu", "above 0"),
     ({"clickhouseMemory": "4GB"}, "kubernetes.clickhouseMemory", "768Mi or 4Gi"),
     ({"connectReplicas": 0}, "kubernetes.connectReplicas", "between 1 and 20"),
-    ({"connectImage": "quay.io/x/connect:latest"}, "kubernetes.connectImage", "not :latest"),
+    ({"connectImage": "quay.io/x/connect:latest"}, "kubernetes.connectImage", "moving tags"),
     ({"connectBuildRegistry": "registry.example.com/team/image:tag"}, "kubernetes.connectBuildRegistry", "without a tag"),
-    ({"grafanaImage": "grafana"}, "kubernetes.grafanaImage", "pinned to a tag"),
+    ({"grafanaImage": "grafana"}, "kubernetes.grafanaImage", "pinned to a release tag"),
     ({"clickhouseUrl": "clickhouse:8123"}, "kubernetes.clickhouseUrl", "http(s)://host[:port]"),
     ({"clickhouseLoadBalancerSourceRanges": "10.0.0.0/8,office"}, "kubernetes.clickhouseLoadBalancerSourceRanges",
      "'office' is not a CIDR"),
@@ -851,8 +851,11 @@ def test_bad_kubernetes_config_fails_before_any_resource_naming_the_key(override
     assert recording.resources == []
 
 
-def test_kubernetes_keys_are_not_checked_on_docker():
-    assert parse_config({"kubernetes": {"kafkaMemory": "1Gi", "flinkJobState": "stopped"}}).platform == "docker"
+def test_kubernetes_keys_are_refused_on_docker_rather_than_ignored():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"kubernetes": {"kafkaMemory": "1Gi"}})
+    assert caught.value.problems == ["clickstreamer:kubernetes = {'kafkaMemory': '1Gi'}: is read on the kubernetes "
+                                     "platform only; remove it for platform docker"]
 
 
 def test_the_defaults_of_the_kubernetes_keys_are_valid_and_kept():
