@@ -52,7 +52,7 @@ _FLINK_MEMORY_MB = (1024, 64 * 1024)  # below: PyFlink jobs fail; above: more th
 # interval, so an interval past a third of it (room for a slow or failed checkpoint) loses data.
 EXACTLY_ONCE_MAX_CHECKPOINT_SECONDS = 300
 # Keys read on one platform only: set on the other, they would be silently ignored.
-DOCKER_ONLY_KEYS = ("bindAddress", "ports", "flink.onDestroy", "flink.taskmanagers")
+DOCKER_ONLY_KEYS = ("bindAddress", "ports", "expose", "flink.onDestroy", "flink.taskmanagers")
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,36 @@ class Images:
 
 @dataclass(frozen=True)
 class Ports:
-    """Host ports, published on `bind_address`. Schema Registry keeps 8081; Flink's UI moves to 8082."""
+    """Host ports, published on `bind_address` (and, for an exposed service, on `expose.address`).
+    Schema Registry keeps 8081; Flink's UI moves to 8082."""
 
     kafka: int = 9092
     schema_registry: int = 8081
     connect: int = 8083
     flink_ui: int = 8082
     clickhouse_http: int = 8123
-    clickhouse_native: int = 9000
+    clickhouse_native: int = 0  # 0: not published (nothing of the stack uses it; clickhouse-client does)
     grafana: int = 3000
+
+
+# Services that may be published beyond the host (`expose.services`), and whether anything
+# authenticates a caller in front of them. The admin APIs `pulumi up` itself uses (Kafka, Connect,
+# Flink REST: job submission is code execution, ClickHouse HTTP) stay on `bindAddress` always.
+EXPOSABLE = {"grafana": "authenticated", "schemaRegistry": "unauthenticated", "clickhouseNative": "authenticated"}
+ADMIN_APIS = ("kafka", "connect", "flinkUi", "clickhouseHttp")
+
+
+@dataclass(frozen=True)
+class ExposeSettings:
+    """What is reachable beyond this host (Docker platform). Nothing unless asked."""
+
+    address: str = ""  # host address exposed services are published on (e.g. 0.0.0.0); empty: none
+    services: str = ""  # comma-separated, of: grafana, schemaRegistry, clickhouseNative
+    acknowledge_unauthenticated: bool = False  # true: expose a service no one authenticates callers of
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.services.split(",") if name.strip())
 
 
 @dataclass(frozen=True)
@@ -181,7 +202,7 @@ class PipelineConfig:
     """Everything `pulumi up` needs, validated. Secrets are not here: see `SECRET_KEYS`."""
 
     platform: str = "docker"
-    bind_address: str = "127.0.0.1"  # host address ports are published on
+    bind_address: str = "127.0.0.1"  # loopback address every port is published on
     images: Images = field(default_factory=Images)
     ports: Ports = field(default_factory=Ports)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -190,14 +211,18 @@ class PipelineConfig:
     clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
     grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    expose: ExposeSettings = field(default_factory=ExposeSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
     @property
     def host_address(self) -> str:
-        """Address host clients use to reach published ports, as written in a URL or a Kafka listener
-        (an IPv6 address in brackets)."""
-        address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.bind_address, self.bind_address)
-        return f"[{address}]" if ":" in address else address
+        """`bind_address` as written in a URL or a Kafka listener (an IPv6 address in brackets)."""
+        return url_host(self.bind_address)
+
+
+def url_host(address: str) -> str:
+    """An IP address as the host part of a URL."""
+    return f"[{address}]" if ":" in address else address
 
 
 # Stack-config key (camelCase, as users write it) → (attribute, section dataclass or None).
@@ -212,6 +237,7 @@ _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "clickhouse": ("clickhouse", ClickHouseSettings),
     "grafana": ("grafana", GrafanaSettings),
     "retention": ("retention", RetentionSettings),
+    "expose": ("expose", ExposeSettings),
     "kubernetes": ("kubernetes", KubernetesSettings),
 }
 CONFIG_KEYS = tuple(_SECTIONS) + SECRET_KEYS
@@ -301,6 +327,36 @@ def _check_image(problems: _Problems, key: str, reference: str) -> None:
         problems.add(key, reference, allowed)
 
 
+def _validate_expose(cfg: PipelineConfig, p: _Problems) -> None:
+    e = cfg.expose
+    if e.address:
+        try:
+            address = ipaddress.ip_address(e.address)
+        except ValueError:
+            address = None
+        if address is None or address.is_multicast or address.is_link_local or (
+                address.is_reserved and not address.is_unspecified):
+            p.add("expose.address", e.address,
+                  "must be a unicast IP address of this host, or 0.0.0.0 / :: for every interface")
+    for name in e.service_names:
+        if name in ADMIN_APIS:
+            p.add("expose.services", e.services, f"{name} is an admin API without authentication and is never "
+                  f"exposed; allowed: {', '.join(EXPOSABLE)}")
+        elif name not in EXPOSABLE:
+            p.add("expose.services", e.services, f"unknown service {name!r}; allowed: {', '.join(EXPOSABLE)}")
+    if e.service_names and not e.address:
+        p.add("expose.address", e.address, f"is required to expose {e.services}: the address to publish them on")
+    if "clickhouseNative" in e.service_names and cfg.ports.clickhouse_native == 0:
+        p.add("ports.clickhouseNative", 0, "must be a port to expose clickhouseNative")
+    unauthenticated = [n for n in e.service_names if EXPOSABLE.get(n) == "unauthenticated"]
+    if "grafana" in e.service_names and cfg.grafana.anonymous_access:
+        unauthenticated.append("grafana (grafana.anonymousAccess: SQL as the reader for anyone)")
+    if unauthenticated and not e.acknowledge_unauthenticated:
+        p.add("expose.services", e.services,
+              f"exposes {', '.join(unauthenticated)} with no authentication in front; set "
+              "expose.acknowledgeUnauthenticated to true to publish it anyway")
+
+
 def _check_range(problems: _Problems, key: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         problems.add(key, value, f"must be between {low} and {high}")
@@ -375,13 +431,15 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     if cfg.platform not in PLATFORMS:
         p.add("platform", cfg.platform, f"allowed: {', '.join(PLATFORMS)}")
     try:
-        address = ipaddress.ip_address(cfg.bind_address)
+        loopback = ipaddress.ip_address(cfg.bind_address).is_loopback
     except ValueError:
-        p.add("bindAddress", cfg.bind_address, "must be an IP address such as 127.0.0.1 (default)")
-    else:
-        if address.is_multicast or address.is_link_local or (
-                address.is_reserved and not (address.is_loopback or address.is_unspecified)):
-            p.add("bindAddress", cfg.bind_address, "must be a unicast address of this host, such as 127.0.0.1")
+        loopback = False
+    if not loopback:
+        p.add("bindAddress", cfg.bind_address,
+              "must be a loopback address such as 127.0.0.1 (default) or ::1: the admin APIs (Kafka, Connect, "
+              "Flink REST, ClickHouse HTTP) have no authentication and stay on this host; to publish Grafana, "
+              "Schema Registry or ClickHouse's native port beyond it, set expose.address and expose.services")
+    _validate_expose(cfg, p)
 
     for f in fields(Images):
         value = getattr(cfg.images, f.name)
@@ -404,6 +462,8 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     for f in fields(Ports):
         port = getattr(cfg.ports, f.name)
         key = f"ports.{_camel(f.name)}"
+        if f.name == "clickhouse_native" and port == 0:
+            continue  # not published
         if not 1 <= port <= 65535:
             p.add(key, port, "must be a TCP port between 1 and 65535")
         elif port in seen:

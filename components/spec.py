@@ -43,6 +43,7 @@ GRAFANA_PLUGIN_DIR = "/var/lib/grafana-plugins"  # where images/grafana bakes th
 GRAFANA_SECRETS_DIR = "/run/secrets"  # password files read through __FILE / $__file{}
 GRAFANA_ADMIN_PASSWORD_FILE = f"{GRAFANA_SECRETS_DIR}/grafana_admin_password"
 GRAFANA_READER_PASSWORD_FILE = f"{GRAFANA_SECRETS_DIR}/clickhouse_reader_password"
+GRAFANA_SECRET_KEY_FILE = f"{GRAFANA_SECRETS_DIR}/grafana_secret_key"
 # Repository folder under grafana/ -> where Grafana reads it.
 GRAFANA_MOUNTS = {"provisioning": "/etc/grafana/provisioning", "dashboards": "/etc/grafana/dashboards"}
 
@@ -177,6 +178,7 @@ def grafana_environment(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, 
     return {
         "GF_SECURITY_ADMIN_USER": cfg.grafana.admin_user,
         "GF_SECURITY_ADMIN_PASSWORD__FILE": GRAFANA_ADMIN_PASSWORD_FILE,
+        "GF_SECURITY_SECRET_KEY__FILE": GRAFANA_SECRET_KEY_FILE,
         "GF_AUTH_ANONYMOUS_ENABLED": "true" if cfg.grafana.anonymous_access else "false",
         "GF_USERS_ALLOW_SIGN_UP": "false",
         "GF_ANALYTICS_REPORTING_ENABLED": "false",
@@ -193,7 +195,7 @@ def grafana_environment(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, 
 
 OUTPUT_KEYS = (
     "grafanaUrl", "flinkUrl", "connectUrl", "schemaRegistryUrl", "clickhouseUrl", "kafkaBootstrap",
-    "schemaVersion", "flinkJobId", "flinkLastSavepoint",
+    "schemaVersion", "flinkJobId", "flinkLastSavepoint", "exposed",
     "grafanaAdminUser", "grafanaAdminPassword", "clickhouseUser", "clickhousePassword",
     "clickhouseReaderUser", "clickhouseReaderPassword",
 )
@@ -212,6 +214,7 @@ class ServiceOutputs:
     schema_version: Any
     flink_job_id: Any
     flink_last_savepoint: Any
+    exposed: Any  # service -> where it is reachable beyond the host / the namespace ({}: nothing)
 
 
 def stack_outputs(cfg: PipelineConfig, services: ServiceOutputs, passwords: Any) -> dict[str, Any]:
@@ -226,6 +229,7 @@ def stack_outputs(cfg: PipelineConfig, services: ServiceOutputs, passwords: Any)
         "schemaVersion": services.schema_version,
         "flinkJobId": services.flink_job_id,
         "flinkLastSavepoint": services.flink_last_savepoint,
+        "exposed": services.exposed,
         "grafanaAdminUser": cfg.grafana.admin_user,
         "grafanaAdminPassword": passwords.grafana,
         "clickhouseUser": cfg.clickhouse.user,

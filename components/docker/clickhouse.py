@@ -18,7 +18,7 @@ import pulumi_docker as docker
 from ..clients.clickhouse import OWNER_PASSWORD_ENV, READER_PASSWORD_ENV, users_xml
 from ..resources.schema_migrations import SchemaMigrations
 from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT, CLICKHOUSE_NATIVE_PORT as NATIVE_PORT
-from .common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .common import RESTART_POLICY, SECURITY_OPTS, DockerPlacement, healthcheck, replace_safely
 
 INTERNAL_HOST = "clickhouse"
 USERS_FILE = "/etc/clickhouse-server/users.d/clickstreamer-users.xml"
@@ -29,7 +29,7 @@ class ClickHouseArgs:
     placement: DockerPlacement
     image: str  # pinned clickhouse-server image; changing it replaces the container (volume kept)
     http_port: int  # host port of the HTTP interface
-    native_port: int  # host port of the native protocol (clickhouse-client)
+    native_port: int  # host port of the native protocol (clickhouse-client); 0: not published
     database: str
     user: str  # owner: runs migrations
     password: pulumi.Input[str]  # secret
@@ -81,12 +81,14 @@ class ClickHouse(pulumi.ComponentResource):
                                                  content=users_xml(args.database, args.user, args.reader_user),
                                                  permissions="0440", owner="101", group="101")],
             ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=262144, hard=262144)],
-            ports=[p.publish(HTTP_PORT, args.http_port), p.publish(NATIVE_PORT, args.native_port)],
+            ports=[p.publish(HTTP_PORT, args.http_port),
+                   *([p.publish(NATIVE_PORT, args.native_port, "clickhouseNative")] if args.native_port else [])],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/clickhouse")],
             healthcheck=healthcheck(f"wget --spider -q http://localhost:{HTTP_PORT}/ping",
                                     interval=5, timeout=5, retries=36, start_period=10),
             labels=p.labels("clickhouse"),
             restart=RESTART_POLICY,
+            security_opts=SECURITY_OPTS,
             must_run=True,
             wait=True,
             wait_timeout=240,

@@ -11,7 +11,8 @@ import pulumi_docker as docker
 
 from ..resources.connector import Connector
 from ..spec import CONNECT_REST_PORT as PORT, DATAGEN_CONNECTOR_NAME
-from .common import REPO_ROOT, RESTART_POLICY, DockerPlacement, env_list, healthcheck, local_image, replace_safely
+from .common import (REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, env_list, healthcheck, local_image,
+                     replace_safely)
 
 INTERNAL_HOST = "connect"
 
@@ -80,6 +81,7 @@ class Connect(pulumi.ComponentResource):
             ),
             labels=p.labels("connect"),
             restart=RESTART_POLICY,
+            security_opts=SECURITY_OPTS,
             must_run=True,
             wait=True,
             wait_timeout=360,

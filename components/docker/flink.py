@@ -17,7 +17,8 @@ import pulumi_docker as docker
 from ..resources.flink_job import FlinkJob
 from ..spec import FLINK_DATA_DIR as DATA_DIR, FLINK_JOB_DIR as JOB_DIR, FLINK_JOB_PATH as JOB_PATH
 from ..spec import FLINK_REST_PORT as REST_PORT, flink_cluster_settings
-from .common import REPO_ROOT, RESTART_POLICY, DockerPlacement, files_digest, healthcheck, local_image, replace_safely
+from .common import (REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, files_digest, healthcheck, local_image,
+                     replace_safely)
 
 JOBMANAGER_HOST = "jobmanager"
 # Checkpoints and savepoints on the named volume shared by the JobManager and TaskManagers.
@@ -107,6 +108,7 @@ class Flink(pulumi.ComponentResource):
                                     interval=5, timeout=5, retries=36, start_period=15),
             labels=p.labels("flink-jobmanager"),
             restart=RESTART_POLICY,
+            security_opts=SECURITY_OPTS,
             must_run=True,
             wait=True,
             wait_timeout=240,
@@ -131,6 +133,7 @@ class Flink(pulumi.ComponentResource):
                 ),
                 labels=p.labels("flink-taskmanager"),
                 restart=RESTART_POLICY,
+                security_opts=SECURITY_OPTS,
                 must_run=True,
                 wait=True,
                 wait_timeout=240,

@@ -14,8 +14,9 @@ import pulumi
 import pulumi_docker as docker
 
 from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_MOUNTS, GRAFANA_PLUGIN_DIR, GRAFANA_PORT as PORT
-from ..spec import GRAFANA_READER_PASSWORD_FILE
-from .common import REPO_ROOT, RESTART_POLICY, DockerPlacement, env_list, healthcheck, local_image, replace_safely
+from ..spec import GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
+from .common import (REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, env_list, healthcheck, local_image,
+                     replace_safely)
 
 INTERNAL_HOST = "grafana"
 GRAFANA_UID = "472"
@@ -30,6 +31,7 @@ class GrafanaArgs:
     environment: dict  # components/spec.py grafana_environment
     admin_password: pulumi.Input[str]  # secret; applied when Grafana first initialises its database
     clickhouse_password: pulumi.Input[str]  # secret: the reader's
+    secret_key: pulumi.Input[str]  # secret: Grafana's secret_key
     depends_on: tuple = ()  # ClickHouse schema: dashboards query its tables
 
 
@@ -47,7 +49,7 @@ class Grafana(pulumi.ComponentResource):
         super().__init__("clickstreamer:index:Grafana", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         p = args.placement
-        self.url = p.url(args.host_port)
+        self.url = p.url(args.host_port, "grafana")
 
         self.image = local_image(
             f"{name}-image",
@@ -72,16 +74,18 @@ class Grafana(pulumi.ComponentResource):
             uploads=[
                 secret_file(GRAFANA_ADMIN_PASSWORD_FILE, args.admin_password),
                 secret_file(GRAFANA_READER_PASSWORD_FILE, args.clickhouse_password),
+                secret_file(GRAFANA_SECRET_KEY_FILE, args.secret_key),
             ],
             mounts=[docker.ContainerMountArgs(type="bind", source=str(REPO_ROOT / "grafana" / folder), target=target,
                                               read_only=True)
                     for folder, target in GRAFANA_MOUNTS.items()],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/grafana")],
-            ports=[p.publish(PORT, args.host_port)],
+            ports=[p.publish(PORT, args.host_port, "grafana")],
             healthcheck=healthcheck(f"curl -fsS http://localhost:{PORT}/api/health >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=10),
             labels=p.labels("grafana"),
             restart=RESTART_POLICY,
+            security_opts=SECURITY_OPTS,
             must_run=True,
             wait=True,
             wait_timeout=240,

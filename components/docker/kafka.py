@@ -15,7 +15,7 @@ import pulumi_docker as docker
 
 from ..resources.topic import KafkaTopic
 from ..spec import Topic
-from .common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .common import RESTART_POLICY, SECURITY_OPTS, DockerPlacement, healthcheck, replace_safely
 
 INTERNAL_HOST = "kafka"
 INTERNAL_PORT = 29092
@@ -101,6 +101,7 @@ class Kafka(pulumi.ComponentResource):
             ),
             labels=p.labels("kafka"),
             restart=RESTART_POLICY,
+            security_opts=SECURITY_OPTS,
             must_run=True,
             wait=True,
             wait_timeout=300,

@@ -57,7 +57,8 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label="clickstreamer.stack", value=stack)], opts=child,
         )
         placement = DockerPlacement(network_name=network.name, bind_address=cfg.bind_address,
-                                    host_address=cfg.host_address, stack_label=stack)
+                                    host_address=cfg.host_address, stack_label=stack,
+                                    expose_address=cfg.expose.address, exposed=cfg.expose.service_names)
 
         self.kafka = Kafka(f"{name}-kafka", KafkaArgs(
             placement=placement, image=cfg.images.kafka, cluster_id=cfg.kafka.cluster_id,
@@ -102,7 +103,8 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             placement=placement, base_image=cfg.images.grafana_base,
             plugin_version=cfg.images.grafana_clickhouse_plugin, host_port=cfg.ports.grafana,
             environment=spec.grafana_environment(cfg, ENDPOINTS), admin_password=passwords.grafana,
-            clickhouse_password=passwords.reader, depends_on=(self.clickhouse.migrations,),
+            clickhouse_password=passwords.reader, secret_key=passwords.grafana_secret_key,
+            depends_on=(self.clickhouse.migrations,),
         ), opts=child)
 
         self.outputs = spec.stack_outputs(cfg, spec.ServiceOutputs(
@@ -110,5 +112,10 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             schema_registry_url=self.schema_registry.url, clickhouse_url=self.clickhouse.url,
             kafka_bootstrap=self.kafka.host_bootstrap, schema_version=self.clickhouse.migrations.version,
             flink_job_id=self.flink.job.job_id, flink_last_savepoint=self.flink.job.last_savepoint,
+            exposed={service: where for service, where in (
+                ("grafana", placement.exposure("grafana", cfg.ports.grafana)),
+                ("schemaRegistry", placement.exposure("schemaRegistry", cfg.ports.schema_registry)),
+                ("clickhouseNative", placement.exposure("clickhouseNative", cfg.ports.clickhouse_native)),
+            ) if where},
         ), passwords)
         self.register_outputs(self.outputs)

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..spec import SCHEMA_REGISTRY_PORT as PORT
-from .common import RESTART_POLICY, DockerPlacement, env_list, healthcheck, replace_safely
+from .common import RESTART_POLICY, SECURITY_OPTS, DockerPlacement, env_list, healthcheck, replace_safely
 
 INTERNAL_HOST = "schema-registry"
 
@@ -41,7 +41,7 @@ class SchemaRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         p = args.placement
         self.internal_url = f"http://{INTERNAL_HOST}:{PORT}"
-        self.url = p.url(args.host_port)
+        self.url = p.url(args.host_port, "schemaRegistry")
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         self.container = docker.Container(
@@ -50,11 +50,12 @@ class SchemaRegistry(pulumi.ComponentResource):
             hostname=INTERNAL_HOST,
             networks_advanced=p.network(INTERNAL_HOST),
             envs=schema_registry_environment(args),
-            ports=[p.publish(PORT, args.host_port)],
+            ports=[p.publish(PORT, args.host_port, "schemaRegistry")],
             healthcheck=healthcheck(f"curl -fsS http://localhost:{PORT}/subjects >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=15),
             labels=p.labels("schema-registry"),
             restart=RESTART_POLICY,
+            security_opts=SECURITY_OPTS,
             must_run=True,
             wait=True,
             wait_timeout=240,

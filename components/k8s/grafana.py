@@ -24,7 +24,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import GRAFANA_MOUNTS as MOUNTS, GRAFANA_PLUGIN_DIR as PLUGIN_DIR, GRAFANA_PORT
-from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRETS_DIR as SECRETS_DIR
+from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
+from ..spec import GRAFANA_SECRETS_DIR as SECRETS_DIR
 from .common import REPO_ROOT, FileSet, K8sPlacement, file_set, resources, split_image
 from .operators import GRAFANA, release
 
@@ -42,6 +43,7 @@ class GrafanaArgs:
     environment: dict  # components/spec.py grafana_environment (in-cluster ClickHouse)
     admin_password: pulumi.Input[str]  # secret
     clickhouse_password: pulumi.Input[str]  # secret: the reader's
+    secret_key: pulumi.Input[str]  # secret: Grafana's secret_key
     storage_size: str
     cpu: str
     memory: str
@@ -110,6 +112,7 @@ class KubernetesGrafana(pulumi.ComponentResource):
                 # Mounted at SECRETS_DIR: each key is the file name Grafana reads.
                 GRAFANA_ADMIN_PASSWORD_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.admin_password),
                 GRAFANA_READER_PASSWORD_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.clickhouse_password),
+                GRAFANA_SECRET_KEY_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.secret_key),
             },
             opts=child,
         )

@@ -132,7 +132,8 @@ class KubernetesPipeline(pulumi.ComponentResource):
             placement=placement, base_image=cfg.images.grafana_base,
             plugin_version=cfg.images.grafana_clickhouse_plugin, image=kc.grafana_image,
             environment=spec.grafana_environment(cfg, endpoints), admin_password=passwords.grafana,
-            clickhouse_password=passwords.reader, storage_size=kc.grafana_storage_size,
+            clickhouse_password=passwords.reader, secret_key=passwords.grafana_secret_key,
+            storage_size=kc.grafana_storage_size,
             cpu=kc.grafana_cpu, memory=kc.grafana_memory, depends_on=(self.clickhouse.migrations,),
         ), opts=child)
 
@@ -141,5 +142,8 @@ class KubernetesPipeline(pulumi.ComponentResource):
             schema_registry_url=self.schema_registry.url, clickhouse_url=self.clickhouse.url,
             kafka_bootstrap=self.kafka.bootstrap, schema_version=self.clickhouse.migrations.version,
             flink_job_id=self.flink.job_id, flink_last_savepoint=self.flink.last_savepoint,
+            # The LoadBalancer the migrations reach ClickHouse through is reachable beyond the cluster.
+            exposed=self.clickhouse.migrations_url.apply(lambda url: {"clickhouseHttp": url})
+            if self.clickhouse.external else {},
         ), passwords)
         self.register_outputs(self.outputs)

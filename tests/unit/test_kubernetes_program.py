@@ -692,8 +692,11 @@ def test_grafana_reads_its_passwords_from_the_mounted_secret(program):
     values = releases(program)["grafana"].inputs["values"]
     files = program.named("clickstream-grafana-secret-files").revealed("stringData")
     assert files == {"grafana_admin_password": generated_password("clickstream-grafana-admin-password"),
-                     "clickhouse_reader_password": generated_password("clickstream-clickhouse-reader-password")}
+                     "clickhouse_reader_password": generated_password("clickstream-clickhouse-reader-password"),
+                     "grafana_secret_key": generated_password("clickstream-grafana-secret-key")}
     assert values["env"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert values["env"]["GF_SECURITY_SECRET_KEY__FILE"] == "/run/secrets/grafana_secret_key", \
+        "Grafana's default secret_key is public"
     assert "adminPassword" not in values and "admin" not in values, "the chart would render its own password Secret"
     assert [m["mountPath"] for m in values["extraSecretMounts"]] == ["/run/secrets"]
 
@@ -702,7 +705,7 @@ def test_given_passwords_are_used_and_stay_secret():
     given = {"clickhousePassword": "owner-pass-1234567", "grafanaAdminPassword": "admin-pass-1234567"}
     rec = build_program(K8S, secrets=given)
     assert {r.name for r in rec.of_type("random:index/randomPassword:RandomPassword")} == {
-        "clickstream-clickhouse-reader-password"}
+        "clickstream-clickhouse-reader-password", "clickstream-grafana-secret-key"}
     assert rec.stack_outputs["clickhousePassword"] == "owner-pass-1234567"
     assert {"clickhousePassword", "grafanaAdminPassword"} <= rec.secret_outputs
     for r in rec.resources:
