@@ -186,8 +186,9 @@ class KubernetesSettings:
     connect_push_secret: str = ""  # dockerconfigjson Secret Strimzi pushes its built image with
     clickhouse_cpu: str = "500m"
     clickhouse_memory: str = "4Gi"
-    clickhouse_url: str = ""  # ClickHouse HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
-    clickhouse_load_balancer_source_ranges: str = ""  # comma-separated CIDRs allowed through that LoadBalancer
+    clickhouse_url: str = ""  # ClickHouse HTTP as `pulumi up` reaches it; empty: http://127.0.0.1:18123 (a port-forward), or the load balancer's
+    clickhouse_load_balancer: bool = False  # true: a LoadBalancer Service for the migrations (needs source ranges)
+    clickhouse_load_balancer_source_ranges: str = ""  # comma-separated CIDRs allowed through that LoadBalancer (required with it)
     grafana_cpu: str = "100m"
     grafana_memory: str = "512Mi"
     flink_jobmanager_cpu: str = "1"
@@ -630,6 +631,14 @@ def _validate_kubernetes(kc: KubernetesSettings, cfg: PipelineConfig, p: _Proble
               "must be a registry and repository path without a tag, such as registry.example.com/team")
     if kc.connect_push_secret and not _K8S_NAME.fullmatch(kc.connect_push_secret):
         p.add("kubernetes.connectPushSecret", kc.connect_push_secret, "must be the name of a Secret (DNS-1123 label)")
+    ranges = [c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",") if c.strip()]
+    if kc.clickhouse_load_balancer and not ranges:
+        p.add("kubernetes.clickhouseLoadBalancerSourceRanges", kc.clickhouse_load_balancer_source_ranges,
+              "is required with kubernetes.clickhouseLoadBalancer: the CIDRs allowed to reach ClickHouse, such as "
+              "your address/32 (a LoadBalancer without them is open to the internet)")
+    if kc.clickhouse_load_balancer and kc.clickhouse_url:
+        p.add("kubernetes.clickhouseUrl", kc.clickhouse_url,
+              "must be empty with kubernetes.clickhouseLoadBalancer: the migrations use the load balancer's address")
     if kc.clickhouse_url and not re.fullmatch(r"https?://[^/:\s]+(:[0-9]{1,5})?/?", kc.clickhouse_url):
         p.add("kubernetes.clickhouseUrl", kc.clickhouse_url,
               "must be empty (a LoadBalancer Service is made) or an http(s)://host[:port] URL reachable from `pulumi up`")

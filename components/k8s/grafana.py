@@ -26,12 +26,14 @@ import pulumi_kubernetes as k8s
 from ..spec import GRAFANA_MOUNTS as MOUNTS, GRAFANA_PLUGIN_DIR as PLUGIN_DIR, GRAFANA_PORT
 from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
 from ..spec import GRAFANA_SECRETS_DIR as SECRETS_DIR
-from .common import REPO_ROOT, FileSet, K8sPlacement, file_set, resources, split_image
+from .common import (REPO_ROOT, RESTRICTED_CONTAINER, FileSet, K8sPlacement, file_set, resources, restricted_pod,
+                     split_image)
 from .operators import GRAFANA, release
 
 SERVICE_NAME = "grafana"
 SERVICE_PORT = 80
 SECRET_FILES = "grafana-secret-files"
+GRAFANA_UID = 472  # the image's `grafana` user
 
 
 @dataclass
@@ -72,6 +74,10 @@ def chart_values(args: GrafanaArgs, files: dict[str, FileSet]) -> dict[str, Any]
         "image": {"registry": registry, "repository": repository, "tag": tag},
         "replicas": 1,  # sqlite on the volume: one writer
         "persistence": persistence,
+        # `restricted`: fsGroup makes the volume writable, so the chart's root chown init container is not needed.
+        "securityContext": restricted_pod(GRAFANA_UID, writes_volume=True),
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+        "initChownData": {"enabled": False},
         "resources": resources(args.cpu, args.memory),
         "plugins": plugins,
         # The plugin path is set through grafana.ini instead: the chart sets GF_PATHS_PLUGINS from it.

@@ -22,19 +22,26 @@ import pulumi_kubernetes as k8s
 from .. import spec
 from ..config import PipelineConfig
 from ..secrets import PipelineSecrets, ensure_passwords
-from .clickhouse import SERVICE_NAME as CLICKHOUSE_SERVICE, ClickHouseArgs, KubernetesClickHouse
+from .clickhouse import POD_LABELS as CLICKHOUSE_PODS, SERVICE_NAME as CLICKHOUSE_SERVICE, ClickHouseArgs, KubernetesClickHouse
 from .common import K8sPlacement
 from .connect import ConnectArgs, StrimziConnect
 from .flink import FlinkArgs, KubernetesFlink
 from .grafana import GrafanaArgs, KubernetesGrafana
 from .kafka import KafkaArgs, StrimziKafka, replication
+from .network import NetworkPolicies, NetworkPoliciesArgs
 from .operators import Operators, OperatorsArgs
 from .schema_registry import SERVICE_NAME as SCHEMA_REGISTRY_SERVICE, SchemaRegistry, SchemaRegistryArgs
+
+
+# Where the schema migrations reach ClickHouse by default: `kubectl -n <namespace> port-forward
+# svc/clickhouse-clickstream 18123:8123` on the machine running `pulumi up` (docs/kubernetes.md).
+PORT_FORWARD_URL = "http://127.0.0.1:18123"
 
 
 class KubernetesPipeline(pulumi.ComponentResource):
     """Every service of the pipeline, on a Kubernetes cluster (the current kubeconfig context)."""
 
+    network: NetworkPolicies
     operators: Operators
     kafka: StrimziKafka
     schema_registry: SchemaRegistry
@@ -71,9 +78,16 @@ class KubernetesPipeline(pulumi.ComponentResource):
             clickhouse_host=placement.service_host(CLICKHOUSE_SERVICE),
         )
 
+        load_balancer_ranges = tuple(c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",") if c.strip())
+        self.network = NetworkPolicies(f"{name}-network", NetworkPoliciesArgs(
+            placement=placement, operators_namespace=kc.operators_namespace, clickhouse_pods=CLICKHOUSE_PODS,
+            load_balancer_source_ranges=load_balancer_ranges if kc.clickhouse_load_balancer else (),
+        ), opts=pulumi.ResourceOptions(parent=self, depends_on=namespaces))
+
         # The charts bind roles in the watched namespace, so it must exist before they install.
         self.operators = Operators(f"{name}-operators", OperatorsArgs(
-            namespace=ops_namespace, watch_namespace=kc.namespace, depends_on=tuple(namespaces),
+            namespace=ops_namespace, watch_namespace=kc.namespace, restricted_pods=bool(kc.connect_image),
+            depends_on=tuple(namespaces),
         ), opts=child)
         self.kafka = StrimziKafka(f"{name}-kafka", KafkaArgs(
             placement=placement, replicas=kc.kafka_replicas, controller_replicas=kc.kafka_controller_replicas,
@@ -107,9 +121,10 @@ class KubernetesPipeline(pulumi.ComponentResource):
             reader_user=cfg.clickhouse.reader_user, reader_password=passwords.reader,
             migration_params=spec.migration_params(cfg, endpoints),
             storage_size=kc.clickhouse_storage_size, cpu=kc.clickhouse_cpu, memory=kc.clickhouse_memory,
-            url=kc.clickhouse_url,
-            load_balancer_source_ranges=tuple(c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",")
-                                              if c.strip()),
+            # Default: reached through a `kubectl port-forward` (docs/kubernetes.md), nothing exposed.
+            url=kc.clickhouse_url or ("" if kc.clickhouse_load_balancer else PORT_FORWARD_URL),
+            load_balancer=kc.clickhouse_load_balancer,
+            load_balancer_source_ranges=load_balancer_ranges,
             drop_data_on_destroy=cfg.clickhouse.drop_data_on_destroy,
             depends_on=(self.operators.clickhouse,),
             migrations_depend_on=tuple(self.kafka.insight_topics.values()),
