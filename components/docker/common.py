@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -21,6 +22,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RESTART_POLICY = "unless-stopped"
 # No process in a container may gain privileges (setuid binaries, file capabilities).
 SECURITY_OPTS = ["no-new-privileges:true"]
+# What a JVM container needs beyond its heap (metaspace, threads, buffers, the healthcheck's tool).
+JVM_OVERHEAD_MB = 768
+
+
+def megabytes(size: str) -> int:
+    """`512m` / `2g` (JVM and Flink sizes) in MB, for a container's memory limit."""
+    number, unit = re.fullmatch(r"([0-9]+)([mg])", size).groups()
+    return int(number) * (1024 if unit == "g" else 1)
 
 
 @dataclass

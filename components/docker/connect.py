@@ -11,10 +11,11 @@ import pulumi_docker as docker
 
 from ..resources.connector import Connector
 from ..spec import CONNECT_REST_PORT as PORT, DATAGEN_CONNECTOR_NAME
-from .common import (REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, env_list, healthcheck, local_image,
-                     replace_safely)
+from .common import (JVM_OVERHEAD_MB, REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, env_list, healthcheck,
+                     local_image, megabytes, replace_safely)
 
 INTERNAL_HOST = "connect"
+CONNECT_HEAP = "1g"
 
 
 @dataclass
@@ -41,7 +42,7 @@ def connect_environment(args: ConnectArgs) -> list[str]:
         "CONNECT_REST_PORT": PORT,
         "CONNECT_PLUGIN_PATH": "/usr/share/java,/usr/share/confluent-hub-components",
         "CONNECT_LOG4J_LOGGERS": "org.reflections=ERROR",
-        "KAFKA_HEAP_OPTS": "-Xms256m -Xmx1g",
+        "KAFKA_HEAP_OPTS": f"-Xms256m -Xmx{CONNECT_HEAP}",
     })
 
 
@@ -82,6 +83,7 @@ class Connect(pulumi.ComponentResource):
             labels=p.labels("connect"),
             restart=RESTART_POLICY,
             security_opts=SECURITY_OPTS,
+            memory=megabytes(CONNECT_HEAP) + JVM_OVERHEAD_MB,
             must_run=True,
             wait=True,
             wait_timeout=360,

@@ -18,9 +18,12 @@ from ..resources.flink_job import FlinkJob
 from ..spec import FLINK_DATA_DIR as DATA_DIR, FLINK_JOB_DIR as JOB_DIR, FLINK_JOB_PATH as JOB_PATH
 from ..spec import FLINK_REST_PORT as REST_PORT, flink_cluster_settings
 from .common import (REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, files_digest, healthcheck, local_image,
-                     replace_safely)
+                     megabytes, replace_safely)
 
 JOBMANAGER_HOST = "jobmanager"
+# Flink's process sizes cover its JVMs; the Python interpreter that plans the job (JobManager) and
+# the Python workers' own overhead (TaskManagers) come on top.
+PYTHON_MB = 512
 # Checkpoints and savepoints on the named volume shared by the JobManager and TaskManagers.
 CLUSTER_SETTINGS = flink_cluster_settings(f"file://{DATA_DIR}")
 
@@ -109,6 +112,7 @@ class Flink(pulumi.ComponentResource):
             labels=p.labels("flink-jobmanager"),
             restart=RESTART_POLICY,
             security_opts=SECURITY_OPTS,
+            memory=megabytes(args.jobmanager_memory) + PYTHON_MB,
             must_run=True,
             wait=True,
             wait_timeout=240,
@@ -134,6 +138,7 @@ class Flink(pulumi.ComponentResource):
                 labels=p.labels("flink-taskmanager"),
                 restart=RESTART_POLICY,
                 security_opts=SECURITY_OPTS,
+                memory=megabytes(args.taskmanager_memory) + PYTHON_MB,
                 must_run=True,
                 wait=True,
                 wait_timeout=240,

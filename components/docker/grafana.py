@@ -20,6 +20,7 @@ from .common import (REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, 
 
 INTERNAL_HOST = "grafana"
 GRAFANA_UID = "472"
+GRAFANA_MEMORY_MB = 512
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Grafana(pulumi.ComponentResource):
             labels=p.labels("grafana"),
             restart=RESTART_POLICY,
             security_opts=SECURITY_OPTS,
+            memory=GRAFANA_MEMORY_MB,
             must_run=True,
             wait=True,
             wait_timeout=240,

@@ -15,7 +15,7 @@ import pulumi_docker as docker
 
 from ..resources.topic import KafkaTopic
 from ..spec import Topic
-from .common import RESTART_POLICY, SECURITY_OPTS, DockerPlacement, healthcheck, replace_safely
+from .common import JVM_OVERHEAD_MB, RESTART_POLICY, SECURITY_OPTS, megabytes, DockerPlacement, healthcheck, replace_safely
 
 INTERNAL_HOST = "kafka"
 INTERNAL_PORT = 29092
@@ -102,6 +102,7 @@ class Kafka(pulumi.ComponentResource):
             labels=p.labels("kafka"),
             restart=RESTART_POLICY,
             security_opts=SECURITY_OPTS,
+            memory=megabytes(args.heap) + JVM_OVERHEAD_MB,
             must_run=True,
             wait=True,
             wait_timeout=300,

@@ -14,6 +14,7 @@ from ..spec import SCHEMA_REGISTRY_PORT as PORT
 from .common import RESTART_POLICY, SECURITY_OPTS, DockerPlacement, env_list, healthcheck, replace_safely
 
 INTERNAL_HOST = "schema-registry"
+SCHEMA_REGISTRY_MEMORY_MB = 1024  # heap 512m (components/spec.py) and the JVM's overhead
 
 
 @dataclass
@@ -56,6 +57,7 @@ class SchemaRegistry(pulumi.ComponentResource):
             labels=p.labels("schema-registry"),
             restart=RESTART_POLICY,
             security_opts=SECURITY_OPTS,
+            memory=SCHEMA_REGISTRY_MEMORY_MB,
             must_run=True,
             wait=True,
             wait_timeout=240,

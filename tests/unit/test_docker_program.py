@@ -327,3 +327,14 @@ def test_grafana_gets_a_generated_secret_key_as_a_file(program):
 def test_no_process_in_any_container_gains_privileges(program):
     for c in program.of_type(CONTAINER):
         assert c.inputs.get("securityOpts") == ["no-new-privileges:true"], c.name
+
+
+def test_every_jvm_and_grafana_container_has_a_memory_limit_above_its_heap(program):
+    limits = {c.name: c.inputs.get("memory") for c in program.of_type(CONTAINER)}
+    assert limits["clickstream-kafka-broker"] == 1024 + 768, "heap 1g and the JVM's overhead"
+    assert limits["clickstream-flink-taskmanager-0"] == 1728 + 512, "process size and the Python workers"
+    assert limits["clickstream-flink-jobmanager"] == 1600 + 512
+    assert limits["clickstream-connect-worker"] == 1024 + 768
+    assert limits["clickstream-schema-registry-server"] == 1024 and limits["clickstream-grafana-server"] == 512
+    # ClickHouse sizes its caches from the host's memory and has no size in the stack config yet.
+    assert limits["clickstream-clickhouse-server"] is None
