@@ -18,7 +18,7 @@ import pulumi_docker as docker
 from ..clients.clickhouse import OWNER_PASSWORD_ENV, READER_PASSWORD_ENV, users_xml
 from ..resources.schema_migrations import SchemaMigrations
 from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT, CLICKHOUSE_NATIVE_PORT as NATIVE_PORT
-from .common import RESTART_POLICY, SECURITY_OPTS, DockerPlacement, healthcheck, replace_safely
+from .common import DockerPlacement, healthcheck, replace_safely
 
 INTERNAL_HOST = "clickhouse"
 USERS_FILE = "/etc/clickhouse-server/users.d/clickstreamer-users.xml"
@@ -70,11 +70,10 @@ class ClickHouse(pulumi.ComponentResource):
             f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)],
             opts=child,
         )
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="clickhouse",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=password_hash_environment(args.password, args.reader_password).apply(
                 lambda hashes: ["CLICKHOUSE_WATCHDOG_ENABLE=0", *hashes]),
             uploads=[docker.ContainerUploadArgs(file=USERS_FILE,
@@ -86,11 +85,6 @@ class ClickHouse(pulumi.ComponentResource):
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/clickhouse")],
             healthcheck=healthcheck(f"wget --spider -q http://localhost:{HTTP_PORT}/ping",
                                     interval=5, timeout=5, retries=36, start_period=10),
-            labels=p.labels("clickhouse"),
-            restart=RESTART_POLICY,
-            security_opts=SECURITY_OPTS,
-            must_run=True,
-            wait=True,
             wait_timeout=240,
             opts=replace_safely(child),
         )

@@ -59,6 +59,29 @@ class DockerPlacement:
             return None
         return f"{url_host(self.expose_address)}:{port}"
 
+    def container(self, resource_name: str, *, alias: str, service: str, image: pulumi.Input[str],
+                  healthcheck: docker.ContainerHealthcheckArgs, wait_timeout: int, opts: pulumi.ResourceOptions,
+                  **fields) -> docker.Container:
+        """A container as every service of the stack runs: on the stack network under `alias` (also
+        its host name), labelled with the stack and `service`, restarted with the daemon, unable to
+        gain privileges, and created (`wait`) only once its healthcheck passes. `fields`: the rest
+        of docker.Container's arguments (env, ports, volumes, memory, ...)."""
+        return docker.Container(
+            resource_name,
+            image=image,
+            hostname=alias,
+            networks_advanced=self.network(alias),
+            healthcheck=healthcheck,
+            labels=self.labels(service),
+            restart=RESTART_POLICY,
+            security_opts=SECURITY_OPTS,
+            must_run=True,
+            wait=True,
+            wait_timeout=wait_timeout,
+            opts=opts,
+            **fields,
+        )
+
     def labels(self, service: str) -> list[docker.ContainerLabelArgs]:
         return [
             docker.ContainerLabelArgs(label="clickstreamer.stack", value=self.stack_label),

@@ -15,8 +15,7 @@ import pulumi_docker as docker
 
 from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_MOUNTS, GRAFANA_PLUGIN_DIR, GRAFANA_PORT as PORT
 from ..spec import GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
-from .common import (REPO_ROOT, RESTART_POLICY, SECURITY_OPTS, DockerPlacement, env_list, healthcheck, local_image,
-                     replace_safely)
+from .common import REPO_ROOT, DockerPlacement, env_list, healthcheck, local_image, replace_safely
 
 INTERNAL_HOST = "grafana"
 GRAFANA_UID = "472"
@@ -66,11 +65,10 @@ class Grafana(pulumi.ComponentResource):
         secret_file = lambda path, value: docker.ContainerUploadArgs(  # noqa: E731
             file=path, content=pulumi.Output.secret(value), permissions="0400", owner=GRAFANA_UID, group="0"
         )
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="grafana",
             image=self.image.repo_digest,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=grafana_environment(args),
             uploads=[
                 secret_file(GRAFANA_ADMIN_PASSWORD_FILE, args.admin_password),
@@ -84,12 +82,7 @@ class Grafana(pulumi.ComponentResource):
             ports=[p.publish(PORT, args.host_port, "grafana")],
             healthcheck=healthcheck(f"curl -fsS http://localhost:{PORT}/api/health >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=10),
-            labels=p.labels("grafana"),
-            restart=RESTART_POLICY,
-            security_opts=SECURITY_OPTS,
             memory=GRAFANA_MEMORY_MB,
-            must_run=True,
-            wait=True,
             wait_timeout=240,
             opts=replace_safely(child, depends_on=list(args.depends_on)),
         )

@@ -15,7 +15,7 @@ import pulumi_docker as docker
 
 from ..resources.topic import KafkaTopic
 from ..spec import Topic
-from .common import JVM_OVERHEAD_MB, RESTART_POLICY, SECURITY_OPTS, megabytes, DockerPlacement, healthcheck, replace_safely
+from .common import JVM_OVERHEAD_MB, DockerPlacement, healthcheck, megabytes, replace_safely
 
 INTERNAL_HOST = "kafka"
 INTERNAL_PORT = 29092
@@ -85,11 +85,10 @@ class Kafka(pulumi.ComponentResource):
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
         volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child)
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-broker",
+            alias=INTERNAL_HOST, service="kafka",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=kafka_environment(args),
             ports=[p.publish(HOST_LISTENER_PORT, args.host_port)],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/kafka/data")],
@@ -99,12 +98,7 @@ class Kafka(pulumi.ComponentResource):
                 " >/dev/null 2>&1",
                 interval=10, timeout=30, retries=18, start_period=20,
             ),
-            labels=p.labels("kafka"),
-            restart=RESTART_POLICY,
-            security_opts=SECURITY_OPTS,
             memory=megabytes(args.heap) + JVM_OVERHEAD_MB,
-            must_run=True,
-            wait=True,
             wait_timeout=300,
             opts=replace_safely(child),
         )
