@@ -5,6 +5,7 @@ scripts/build_ingest_sql.py writes the ingestion SQL from the columns. Plain dat
 imports in every environment."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -18,6 +19,12 @@ INSIGHT_TOPICS = {
     "sessions": "clickstream.sessions",
     "malformed": "clickstream.malformed",
 }
+
+
+def topic_object_name(topic: str) -> str:
+    """A DNS-1123 name for an object standing for `topic` (a Strimzi KafkaTopic; the real name goes
+    in its `spec.topicName`). Two topics whose object names are equal cannot both exist there."""
+    return re.sub(r"[^a-z0-9.-]", "-", topic.lower()).strip("-.")[:253]
 
 
 # ---------------------------------------------------------------------------------------------

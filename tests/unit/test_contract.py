@@ -7,14 +7,18 @@ of `clickstream.events` lines): this environment has no pyflink. The job's suite
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
+from components.config import parse_config
 from components.contract import INSIGHT_TOPICS, TOPIC_CONTRACTS, Column, TopicContract
 from components.errors import ClickstreamerError
+from components.spec import Endpoints, migration_params
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT_DOC = (REPO / "docs" / "data-contract.md").read_text()
@@ -108,6 +112,19 @@ def test_doc_example_has_the_contract_columns_in_order_with_their_types(topic: T
 
 def test_doc_examples_are_the_contract_topics():
     assert list(doc_examples()) == [t.default_topic for t in TOPICS]
+
+
+def test_the_pipeline_sets_every_parameter_of_the_generated_files_and_each_topic_its_name():
+    spec = importlib.util.spec_from_file_location("build_ingest_sql", REPO / "scripts" / "build_ingest_sql.py")
+    build = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = build
+    spec.loader.exec_module(build)
+    used = set(re.findall(r"\{\{\s*(\w+)\s*\|", "".join(build.files().values()))) - {"database"}
+
+    params = migration_params(parse_config({}), Endpoints("kafka:29092", "", ""))
+
+    assert set(params) == used
+    assert {t.topic_param: params[t.topic_param] for t in TOPICS} == {t.topic_param: t.default_topic for t in TOPICS}
 
 
 def test_a_column_of_an_unknown_type_is_refused_naming_the_allowed_ones():
