@@ -165,13 +165,13 @@ TOPIC_CONTRACTS = {t.role: t for t in (
         table_order=("event_time", "page_id", "user_id", "viewtime", "kafka_partition", "kafka_offset"),
         dedup_key=("kafka_partition", "kafka_offset"), ttl_column="event_time", job_renders_lines=True),
     TopicContract(
-        role="page_stats", source="page_stats_1m", row="(minute, page): views and unique users",
+        role="page_stats", source="page_stats_1m", row="(minute, page) with its views and unique users",
         table="page_stats_1m",
         columns=(Column("window_start", _TIMESTAMP), Column("window_end", _TIMESTAMP),
                  Column("page_id", "String"), Column("views", "UInt64"), Column("unique_users", "UInt64")),
         dedup_key=("window_start", "page_id")),
     TopicContract(
-        role="user_activity", source="user_activity_1m", row="(minute, user): views and pages",
+        role="user_activity", source="user_activity_1m", row="(minute, user) with its views and pages",
         table="user_activity_1m",
         columns=(Column("window_start", _TIMESTAMP), Column("window_end", _TIMESTAMP),
                  Column("user_id", "String"), Column("views", "UInt64"),
