@@ -4,11 +4,8 @@ created, applies on chdb and on a real ClickHouse server, and a stack migrated w
 files it replaced upgrades to it with the same tables, views and consumer groups."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import shutil
-import sys
 import uuid
 from pathlib import Path
 
@@ -24,8 +21,9 @@ from tests.support.clickhouse_server import ClickHouseServer
 from tests.support.clock import at
 from tests.support.kafka import KafkaBroker
 from tests.support.processes import wait_for
+from tests.support.scripts import load_script
 
-from .conftest import DATABASE, PARAMS, REPO, SCHEMA_DIR, write
+from .conftest import DATABASE, PARAMS, SCHEMA_DIR, write
 from .ingest_files_before_generator import FILES as FILES_BEFORE_GENERATOR
 
 DB = DATABASE
@@ -33,19 +31,10 @@ TOPICS = list(TOPIC_CONTRACTS.values())
 GENERATED = ("R_ingest.sql", "R_raw_ttl.sql")
 
 
-def generator():
-    """scripts/build_ingest_sql.py as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("build_ingest_sql", REPO / "scripts" / "build_ingest_sql.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # --- the files are the generator's output ---------------------------------------------------------
 
 def test_committed_files_are_the_generators_output():
-    build = generator()
+    build = load_script("build_ingest_sql")
     assert sorted(build.files()) == sorted(GENERATED)
     for name, text in build.files().items():
         assert (SCHEMA_DIR / name).read_text() == text, \
@@ -61,7 +50,7 @@ def test_committed_files_are_the_generators_output():
      "R_ingest_events.sql", "replaced by R_ingest.sql"),
 ], ids=["edited", "deleted", "per-source file restored"])
 def test_check_fails_naming_the_file_that_disagrees(tmp_path: Path, capsys, change, named, problem):
-    build = generator()
+    build = load_script("build_ingest_sql")
     folder = tmp_path / "schema"
     folder.mkdir()
     assert build.main(["--schema-dir", str(folder)]) == 0
@@ -76,7 +65,7 @@ def test_check_fails_naming_the_file_that_disagrees(tmp_path: Path, capsys, chan
 
 
 def test_an_edit_shows_the_lines_that_differ(tmp_path: Path, capsys):
-    build = generator()
+    build = load_script("build_ingest_sql")
     folder = tmp_path / "schema"
     folder.mkdir()
     build.main(["--schema-dir", str(folder)])
@@ -160,7 +149,7 @@ def test_generated_files_apply_on_a_real_server(server_executor):
 
 
 @pytest.fixture(params=["chdb", "server"])
-def engine(request, tmp_path: Path):
+def upgrade_target(request, tmp_path: Path):
     """(executor, database): chdb in this test's folder, or a database of its own on the server."""
     if request.param == "chdb":
         yield ChdbExecutor(tmp_path / "clickhouse"), DB
@@ -181,14 +170,15 @@ def schema_before_generator(folder: Path) -> Path:
     return folder
 
 
-def test_a_stack_migrated_with_the_per_source_files_upgrades_with_the_same_tables_and_groups(engine, tmp_path: Path):
-    executor, database = engine
+def test_a_stack_migrated_with_the_per_source_files_upgrades_with_the_same_tables_and_groups(upgrade_target,
+                                                                                            tmp_path: Path):
+    executor, database = upgrade_target
     migrator = Migrator(executor, database)
     first = migrator.apply(discover(schema_before_generator(tmp_path / "before")), PARAMS)
     assert first.applied_now[-6:] == tuple(sorted(FILES_BEFORE_GENERATOR))
 
     def objects() -> dict[str, tuple[str, str]]:
-        return {name: (engine, query) for name, engine, query in executor.rows(
+        return {name: (kind, query) for name, kind, query in executor.rows(
             f"SELECT name, engine, create_table_query FROM system.tables WHERE database = '{database}'")}
 
     before, groups_before = objects(), kafka_settings(executor, database)
@@ -233,7 +223,7 @@ def test_after_the_upgrade_the_server_resumes_consuming_at_the_committed_offsets
                                                                                   tmp_path: Path):
     """The server consumes in the background with the per-source files; after the upgrade the new
     Kafka table reads on from its group's committed offset: only the messages produced since."""
-    server_executor = consuming_executor
+    executor = consuming_executor
     run = uuid.uuid4().hex[:8]
     database = f"resume_{run}"
     topic = {t.source: f"resume.{t.source}.{run}" for t in TOPICS}
@@ -257,7 +247,7 @@ def test_after_the_upgrade_the_server_resumes_consuming_at_the_committed_offsets
         return offsets.result(30).topic_partitions[0].offset
 
     def ingested() -> list[int]:
-        return [n for (n,) in server_executor.rows(f"SELECT kafka_offset FROM {database}.pageviews ORDER BY kafka_offset")]
+        return [n for (n,) in executor.rows(f"SELECT kafka_offset FROM {database}.pageviews ORDER BY kafka_offset")]
 
     def consumed(count: int):
         def probe() -> bool:
@@ -268,13 +258,13 @@ def test_after_the_upgrade_the_server_resumes_consuming_at_the_committed_offsets
 
     params = {**PARAMS, "kafka_brokers": broker.bootstrap, "kafka_group": f"clickhouse-{run}",
               **{t.topic_param: topic[t.source] for t in TOPICS}}
-    migrator = Migrator(server_executor, database)
+    migrator = Migrator(executor, database)
     try:
         migrator.apply(discover(schema_before_generator(tmp_path / "before")), params)
         produce(range(3))
         wait_for("the per-source files' Kafka table to ingest and commit 3 messages", consumed(3), timeout=90)
         # a re-read would show as extra rows: no merge may collapse them before we look
-        server_executor.command(f"SYSTEM STOP MERGES {database}.pageviews")
+        executor.command(f"SYSTEM STOP MERGES {database}.pageviews")
 
         assert migrator.apply(discover(SCHEMA_DIR), params).applied_now == GENERATED
         produce(range(3, 5))
@@ -283,4 +273,4 @@ def test_after_the_upgrade_the_server_resumes_consuming_at_the_committed_offsets
                  hint=f"committed {group} offset and pageviews rows; more rows mean the topic was read again")
         assert ingested() == [0, 1, 2, 3, 4], "each message ingested once"
     finally:
-        server_executor.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        executor.command(f"DROP DATABASE IF EXISTS {database} SYNC")

@@ -7,10 +7,8 @@ of `clickstream.events` lines): this environment has no pyflink. The job's suite
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ from components.config import parse_config
 from components.contract import INSIGHT_TOPICS, TOPIC_CONTRACTS, Column, TopicContract
 from components.errors import ClickstreamerError
 from components.spec import Endpoints, migration_params
+from tests.support.scripts import load_script
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT_DOC = (REPO / "docs" / "data-contract.md").read_text()
@@ -115,10 +114,7 @@ def test_doc_examples_are_the_contract_topics():
 
 
 def test_the_pipeline_sets_every_parameter_of_the_generated_files_and_each_topic_its_name():
-    spec = importlib.util.spec_from_file_location("build_ingest_sql", REPO / "scripts" / "build_ingest_sql.py")
-    build = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = build
-    spec.loader.exec_module(build)
+    build = load_script("build_ingest_sql")
     used = set(re.findall(r"\{\{\s*(\w+)\s*\|", "".join(build.files().values()))) - {"database"}
 
     params = migration_params(parse_config({}), Endpoints("kafka:29092", "", ""))
