@@ -51,6 +51,8 @@ _FLINK_MEMORY_MB = (1024, 64 * 1024)  # below: PyFlink jobs fail; above: more th
 # transaction.max.timeout.ms default): with exactly-once, a transaction spans a checkpoint
 # interval, so an interval past a third of it (room for a slow or failed checkpoint) loses data.
 EXACTLY_ONCE_MAX_CHECKPOINT_SECONDS = 300
+# Keys that moved, and where to.
+MOVED_KEYS = {"clickhouse.dropDataOnDestroy": "dropDataOnDestroy"}
 # Keys read on one platform only: set on the other, they would be silently ignored.
 DOCKER_ONLY_KEYS = ("bindAddress", "ports", "expose", "flink.onDestroy", "flink.taskmanagers")
 
@@ -142,7 +144,6 @@ class ClickHouseSettings:
     database: str = "clickstream"
     user: str = "clickstream"  # owner: runs migrations, owns the Kafka-engine ingestion
     reader_user: str = "grafana_reader"  # read-only, used by Grafana
-    drop_data_on_destroy: bool = False  # destroy keeps the data volume unless this is true
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ class PipelineConfig:
 
     platform: str = "docker"
     bind_address: str = "127.0.0.1"  # loopback address every port is published on
+    drop_data_on_destroy: bool = False  # true: destroy deletes the data too; default: kept, and the next up reattaches it
     images: Images = field(default_factory=Images)
     ports: Ports = field(default_factory=Ports)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -230,6 +232,7 @@ def url_host(address: str) -> str:
 _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "platform": ("platform", None),
     "bindAddress": ("bind_address", None),
+    "dropDataOnDestroy": ("drop_data_on_destroy", None),
     "images": ("images", Images),
     "ports": ("ports", Ports),
     "kafka": ("kafka", KafkaSettings),
@@ -392,7 +395,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: Optional[frozenset] = None
             continue
         attr, cls = _SECTIONS[key]
         if cls is None:
-            typed = _coerce(value, str, key, problems)
+            typed = _coerce(value, type(getattr(PipelineConfig(), attr)), key, problems)
             if typed is not None:
                 values[attr] = typed
         else:
@@ -400,6 +403,17 @@ def parse_config(raw: Mapping[str, Any], secret_keys: Optional[frozenset] = None
     cfg = replace(PipelineConfig(), **values)
     _validate(cfg, problems)
     _check_platform_keys(raw, cfg.platform, problems)
+    for old, new in MOVED_KEYS.items():
+        section, _, name = old.partition(".")
+        value = raw.get(section)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                continue
+        if isinstance(value, Mapping) and name in value:
+            problems.lines = [line for line in problems.lines if not line.startswith(f"{NAMESPACE}:{old} = ")]
+            problems.add(old, value[name], f"moved: set {NAMESPACE}:{new} instead (it covers every service's data)")
     if problems.lines:
         raise ConfigError(problems.lines)
     return cfg

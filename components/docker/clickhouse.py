@@ -36,8 +36,7 @@ class ClickHouseArgs:
     reader_user: str  # read-only, for Grafana
     reader_password: pulumi.Input[str]  # secret
     migration_params: dict  # components/spec.py migration_params: rendered into clickhouse_schema/ files
-    drop_data_on_destroy: bool  # removing the migrations resource drops its tables (the stack's
-    # own destroy removes the volume, and with it the data, either way: issue 15)
+    drop_data_on_destroy: bool  # destroy drops the database (and deletes the volume); default: both kept
     depends_on: tuple  # Kafka: the Kafka-engine tables consume its topics
 
 
@@ -66,10 +65,7 @@ class ClickHouse(pulumi.ComponentResource):
         self.url = p.url(args.http_port)
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)],
-            opts=child,
-        )
+        volume = p.volume(f"{name}-data", "clickhouse", child)
         self.container = p.container(
             f"{name}-server",
             alias=INTERNAL_HOST, service="clickhouse",

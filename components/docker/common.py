@@ -43,6 +43,7 @@ class DockerPlacement:
     stack_label: str  # value of the `clickstreamer.stack` label on every container
     expose_address: str = ""  # where exposed services are published (config expose.address)
     exposed: tuple[str, ...] = ()  # config expose.services
+    keep_data: bool = True  # destroy leaves the data volumes (config dropDataOnDestroy: false)
 
     def network(self, alias: str) -> list[docker.ContainerNetworksAdvancedArgs]:
         """Join the stack network under `alias`: the stable DNS name other containers use."""
@@ -80,6 +81,18 @@ class DockerPlacement:
             wait_timeout=wait_timeout,
             opts=opts,
             **fields,
+        )
+
+    def volume(self, resource_name: str, service: str, opts: pulumi.ResourceOptions) -> docker.Volume:
+        """The data volume of `service`, named `clickstreamer-<stack>-<service>`: a volume that a
+        destroy kept (`keep_data`) is found again by the next `up` of the stack under that name.
+        (A volume made by an earlier version under a generated name keeps it: `ignore_changes`.)"""
+        return docker.Volume(
+            resource_name,
+            name=f"clickstreamer-{self.stack_label}-{service}",
+            labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=self.stack_label)],
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                retain_on_delete=self.keep_data, ignore_changes=["name"])),
         )
 
     def labels(self, service: str) -> list[docker.ContainerLabelArgs]:

@@ -88,9 +88,7 @@ class Flink(pulumi.ComponentResource):
             opts=child,
             buildkit=True,
         )
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child
-        )
+        volume = p.volume(f"{name}-data", "flink", child)
         mounts = [
             docker.ContainerMountArgs(type="volume", source=volume.name, target=DATA_DIR),
             docker.ContainerMountArgs(type="bind", source=str(REPO_ROOT / "flink_job"), target=JOB_DIR, read_only=True),

@@ -59,9 +59,7 @@ class Grafana(pulumi.ComponentResource):
             args={"GRAFANA_BASE": args.base_image, "CLICKHOUSE_PLUGIN_VERSION": args.plugin_version},
             opts=child,
         )
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child
-        )
+        volume = p.volume(f"{name}-data", "grafana", child)
         secret_file = lambda path, value: docker.ContainerUploadArgs(  # noqa: E731
             file=path, content=pulumi.Output.secret(value), permissions="0400", owner=GRAFANA_UID, group="0"
         )

@@ -84,7 +84,7 @@ class Kafka(pulumi.ComponentResource):
         self.host_bootstrap = f"{p.host_address}:{args.host_port}"
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child)
+        volume = p.volume(f"{name}-data", "kafka", child)
         self.container = p.container(
             f"{name}-broker",
             alias=INTERNAL_HOST, service="kafka",

@@ -58,7 +58,8 @@ class ClickstreamPipeline(pulumi.ComponentResource):
         )
         placement = DockerPlacement(network_name=network.name, bind_address=cfg.bind_address,
                                     host_address=cfg.host_address, stack_label=stack,
-                                    expose_address=cfg.expose.address, exposed=cfg.expose.service_names)
+                                    expose_address=cfg.expose.address, exposed=cfg.expose.service_names,
+                                    keep_data=not cfg.drop_data_on_destroy)
 
         self.kafka = Kafka(f"{name}-kafka", KafkaArgs(
             placement=placement, image=cfg.images.kafka, cluster_id=cfg.kafka.cluster_id,
@@ -86,7 +87,7 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             user=cfg.clickhouse.user, password=passwords.clickhouse,
             reader_user=cfg.clickhouse.reader_user, reader_password=passwords.reader,
             migration_params=spec.migration_params(cfg, ENDPOINTS),
-            drop_data_on_destroy=cfg.clickhouse.drop_data_on_destroy,
+            drop_data_on_destroy=cfg.drop_data_on_destroy,
             depends_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)
 

@@ -39,6 +39,7 @@ class K8sPlacement:
     namespace_name: str  # the same, as a plain string for in-cluster DNS names
     storage_class: str  # "" = the cluster's default StorageClass
     stack_label: str  # value of the `clickstreamer.io/stack` label
+    keep_data: bool = True  # destroy leaves volumes and topics (config dropDataOnDestroy: false)
 
     def labels(self, service: str) -> dict[str, str]:
         return {

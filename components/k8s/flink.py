@@ -150,7 +150,8 @@ class KubernetesFlink(pulumi.ComponentResource):
                 # Bound only when a pod mounts it (WaitForFirstConsumer classes): do not await Bound.
                 metadata=p.metadata("flink-state", "flink", annotations={"pulumi.com/skipAwait": "true"}),
                 spec=claim,
-                opts=child,
+                # Savepoints and checkpoints: kept by a destroy unless the data is to go too.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=p.keep_data),
             )
             volumes.append({"name": "flink-state", "persistentVolumeClaim": {"claimName": self.state_volume.metadata.name}})
             mounts.append({"name": "flink-state", "mountPath": DATA_DIR})

@@ -67,6 +67,8 @@ def chart_values(args: GrafanaArgs, files: dict[str, FileSet]) -> dict[str, Any]
         plugins = [f"grafana-clickhouse-datasource {args.plugin_version}"]
         plugin_dir = "/var/lib/grafana/plugins"  # on the data volume: installed once, kept
     persistence: dict[str, Any] = {"enabled": True, "size": args.storage_size}
+    if args.placement.keep_data:  # Helm leaves a resource with this policy when the release goes
+        persistence["annotations"] = {"helm.sh/resource-policy": "keep"}
     if args.placement.storage_class:
         persistence["storageClassName"] = args.placement.storage_class
     return {

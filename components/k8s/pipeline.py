@@ -62,7 +62,9 @@ class KubernetesPipeline(pulumi.ComponentResource):
 
         namespaces: list[pulumi.Resource] = []
         if kc.create_namespaces:
-            app_ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": kc.namespace}, opts=child)
+            # Deleting a namespace deletes every volume in it: kept unless the data is to go too.
+            keep = pulumi.ResourceOptions(parent=self, retain_on_delete=not cfg.drop_data_on_destroy)
+            app_ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": kc.namespace}, opts=keep)
             ops_ns = k8s.core.v1.Namespace(f"{name}-operators-namespace", metadata={"name": kc.operators_namespace},
                                            opts=child)
             namespaces = [app_ns, ops_ns]
@@ -71,7 +73,8 @@ class KubernetesPipeline(pulumi.ComponentResource):
         else:
             app_namespace, ops_namespace = kc.namespace, kc.operators_namespace
         placement = K8sPlacement(namespace=app_namespace, namespace_name=kc.namespace,
-                                 storage_class=kc.storage_class, stack_label=pulumi.get_stack())
+                                 storage_class=kc.storage_class, stack_label=pulumi.get_stack(),
+                                 keep_data=not cfg.drop_data_on_destroy)
         endpoints = spec.Endpoints(
             kafka_bootstrap=StrimziKafka.bootstrap_address(placement),
             schema_registry_url=f"http://{placement.service_host(SCHEMA_REGISTRY_SERVICE)}:{spec.SCHEMA_REGISTRY_PORT}",
@@ -125,7 +128,7 @@ class KubernetesPipeline(pulumi.ComponentResource):
             url=kc.clickhouse_url or ("" if kc.clickhouse_load_balancer else PORT_FORWARD_URL),
             load_balancer=kc.clickhouse_load_balancer,
             load_balancer_source_ranges=load_balancer_ranges,
-            drop_data_on_destroy=cfg.clickhouse.drop_data_on_destroy,
+            drop_data_on_destroy=cfg.drop_data_on_destroy,
             depends_on=(self.operators.clickhouse,),
             migrations_depend_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)

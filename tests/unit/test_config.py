@@ -106,6 +106,8 @@ BAD_CONFIGS += [
     (on_kubernetes(flink={"onDestroy": "cancel"}), "clickstreamer:flink.onDestroy", "docker platform only"),
     (on_kubernetes(flink={"taskmanagers": 2}), "clickstreamer:flink.taskmanagers", "docker platform only"),
     ({"kubernetes": {"namespace": "analytics"}}, "clickstreamer:kubernetes", "kubernetes platform only"),
+    ({"clickhouse": {"dropDataOnDestroy": True}}, "clickstreamer:clickhouse.dropDataOnDestroy",
+     "moved: set clickstreamer:dropDataOnDestroy instead"),
 ]
 
 

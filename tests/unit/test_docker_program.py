@@ -338,3 +338,15 @@ def test_every_jvm_and_grafana_container_has_a_memory_limit_above_its_heap(progr
     assert limits["clickstream-schema-registry-server"] == 1024 and limits["clickstream-grafana-server"] == 512
     # ClickHouse sizes its caches from the host's memory and has no size in the stack config yet.
     assert limits["clickstream-clickhouse-server"] is None
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_destroy_keeps_every_data_volume_and_the_database_unless_asked(drop):
+    rec = build_program({"dropDataOnDestroy": drop})
+    volumes = rec.of_type("docker:index/volume:Volume")
+    assert {v.inputs["name"] for v in volumes} == {f"clickstreamer-unit-{s}" for s in ("kafka", "clickhouse", "flink", "grafana")}, \
+        "named by stack and service, so the next up finds a kept volume"
+    for volume in volumes:
+        assert volume.retain_on_delete is (not drop), volume.name
+        assert volume.ignore_changes == ["name"], f"{volume.name}: a volume with a generated name must not be replaced"
+    assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop

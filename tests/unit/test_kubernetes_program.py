@@ -186,7 +186,8 @@ CHART_VALUES = {
         "fullnameOverride": _S, "replicas": _I, "plugins": _STRINGS,
         "image": {"type": "object", "properties": {k: _S for k in ("registry", "repository", "tag", "sha", "pullPolicy")}},
         "persistence": {"type": "object", "properties": {
-            "enabled": _B, "size": _S, "storageClassName": _S, "type": _S, "accessModes": _STRINGS}},
+            "enabled": _B, "size": _S, "storageClassName": _S, "type": _S, "accessModes": _STRINGS,
+            "annotations": {"type": "object", "additionalProperties": _S}}},
         "service": {"type": "object", "properties": {"type": _S, "port": _I, "targetPort": _I}},
         "testFramework": {"type": "object", "properties": {"enabled": _B}},
         "env": {"type": "object", "additionalProperties": _S},
@@ -930,3 +931,19 @@ def test_the_crd_files_are_fetched_not_committed():
     assert tracked == []
     docs = list(yaml.safe_load_all((crd_folder() / "04A-Crd-kafkanodepool.yaml").read_text()))
     assert docs[0]["metadata"]["name"] == "kafkanodepools.kafka.strimzi.io"
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_destroy_keeps_every_volume_and_topic_unless_asked(drop):
+    rec = build_program({**k8s_config(), "dropDataOnDestroy": drop})
+    keep = not drop
+    assert rec.named("clickstream-namespace").retain_on_delete is keep, "a deleted namespace deletes its volumes"
+    assert rec.named("clickstream-flink-state").retain_on_delete is keep
+    assert all(t.retain_on_delete is keep for t in of_kind(rec, "KafkaTopic")), "the topic operator deletes topics"
+    assert all(v["deleteClaim"] is drop for pool in of_kind(rec, "KafkaNodePool")
+               for v in pool.inputs["spec"]["storage"]["volumes"])
+    claim = one(rec, "ClickHouseInstallation").inputs["spec"]["templates"]["volumeClaimTemplates"][0]
+    assert claim["reclaimPolicy"] == ("Delete" if drop else "Retain")
+    persistence = releases(rec)["grafana"].inputs["values"]["persistence"]
+    assert persistence.get("annotations") == (None if drop else {"helm.sh/resource-policy": "keep"})
+    assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop
