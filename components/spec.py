@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 
 from .resources.connector import DatagenSettings, datagen_connector_config
 from .config import PipelineConfig
-from .contract import INSIGHT_TOPICS
+from .contract import INSIGHT_TOPICS, TOPIC_CONTRACTS
 
 # --- names both platforms give the same thing ----------------------------------------------------
 
@@ -106,11 +106,8 @@ def migration_params(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, Any
     return {
         "kafka_brokers": endpoints.kafka_bootstrap,
         "kafka_group": CLICKHOUSE_KAFKA_GROUP,
-        "topic_events": INSIGHT_TOPICS["events"],
-        "topic_page_stats_1m": INSIGHT_TOPICS["page_stats"],
-        "topic_user_activity_1m": INSIGHT_TOPICS["user_activity"],
-        "topic_sessions": INSIGHT_TOPICS["sessions"],
-        "topic_malformed": INSIGHT_TOPICS["malformed"],
+        # `topic_<source>` of every topic the generated ingestion reads (components/contract.py).
+        **{contract.topic_param: INSIGHT_TOPICS[role] for role, contract in TOPIC_CONTRACTS.items()},
         "raw_ttl_days": cfg.retention.raw_events_days,
     }
 
