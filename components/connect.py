@@ -10,7 +10,8 @@ import pulumi
 import pulumi_docker as docker
 
 from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, local_image, replace_safely
-from .resources.connector import Connector, DatagenSettings as DatagenConnectorSettings, datagen_connector_config
+from .clients.datagen import DatagenSettings as DatagenConnectorSettings, datagen_connector_config
+from .resources.connector import Connector
 
 INTERNAL_HOST = "connect"
 PORT = 8083

@@ -16,7 +16,7 @@ from typing import Optional
 import pulumi
 
 from ..connect import DATAGEN_CONNECTOR_NAME
-from ..resources.connector import DatagenSettings as DatagenConnectorSettings, datagen_connector_config
+from ..clients.datagen import DatagenSettings as DatagenConnectorSettings, datagen_connector_config
 from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
 from .kafka import API_VERSION
 from .operators import KAFKA_VERSION, STRIMZI

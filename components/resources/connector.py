@@ -1,5 +1,5 @@
 """`Connector`: a Kafka Connect connector as a Pulumi dynamic resource, over
-components/clients/connect_rest.py; plus what is specific to kafka-connect-datagen.
+components/clients/connect_rest.py (and components/clients/datagen.py for datagen's ending tasks).
 
 Life cycle: `check` validates the config against the worker when the worker answers (a misspelt key
 fails preview with the key named); `create`/`update` PUT the whole config and wait until the
@@ -8,111 +8,17 @@ on `pulumi refresh` and the next `up` puts the declared config back; `delete` re
 (its source offsets stay in Connect's offsets topic, so datagen resumes its iteration when a
 connector of the same name comes back).
 
-Datagen: `datagen_connector_config(DatagenSettings(...))` builds the seed's connector config.
-kafka-connect-datagen ends each task with a ConnectException once it has produced `iterations`
-records, so the worker shows the task FAILED (kafka-connect-datagen v0.6.x `DatagenTask.poll`);
-`classify_status` reports that as finished, not failed.
+A datagen connector whose tasks produced all their `iterations` records shows `state` FINISHED, not
+FAILED (`components.clients.datagen.classify_status`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 import pulumi
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-DATAGEN_CLASS = "io.confluent.kafka.connect.datagen.DatagenConnector"
-# The message kafka-connect-datagen's DatagenTask.poll throws once `iterations` records are produced.
-DATAGEN_DONE = "Stopping connector: generated the configured {n} number of messages"
-
 _NAME_CHARS = "/\\"  # a name travels in URL paths
-
-
-@dataclass(frozen=True)
-class DatagenSettings:
-    """Typed settings of the datagen connector; the defaults are the seed's."""
-
-    topic: str = "pageviews"  # Kafka topic datagen writes
-    quickstart: str = "pageviews"  # bundled schema (key field `viewtime`)
-    schema_registry_url: str = "http://schema-registry:8081"  # as the worker reaches it
-    max_interval_ms: int = 100  # each poll sleeps up to this: ~20 records/s per task
-    iterations: int = 10_000_000  # records per task, then the task ends (shown FAILED); -1 = no end
-    tasks_max: int = 1
-    key_converter: str = "org.apache.kafka.connect.storage.StringConverter"  # key = decimal viewtime
-    value_converter: str = "io.confluent.connect.avro.AvroConverter"
-    value_schemas_enable: bool = False
-    random_seed: Optional[int] = None  # fixed seed = the same data on every run
-
-    def problems(self) -> list[str]:
-        found = []
-        if not self.topic:
-            found.append("topic: must not be empty")
-        if not self.quickstart:
-            found.append("quickstart: must name a bundled quickstart, e.g. 'pageviews'")
-        if not isinstance(self.max_interval_ms, int) or self.max_interval_ms < 1:
-            found.append(f"max_interval_ms: must be a whole number of milliseconds >= 1, got {self.max_interval_ms!r}")
-        if not isinstance(self.iterations, int) or self.iterations == 0 or self.iterations < -1:
-            found.append(f"iterations: must be a positive count, or -1 for no end, got {self.iterations!r}")
-        if not isinstance(self.tasks_max, int) or self.tasks_max < 1:
-            found.append(f"tasks_max: must be >= 1, got {self.tasks_max!r}")
-        return found
-
-
-def datagen_connector_config(settings: DatagenSettings = DatagenSettings()) -> dict[str, str]:
-    """The connector config for `settings` (with the defaults: exactly the seed's)."""
-    problems = settings.problems()
-    if problems:
-        raise ValueError("invalid datagen settings: " + "; ".join(problems))
-    config = {
-        "connector.class": DATAGEN_CLASS,
-        "kafka.topic": settings.topic,
-        "quickstart": settings.quickstart,
-        "key.converter": settings.key_converter,
-        "value.converter": settings.value_converter,
-        "value.converter.schema.registry.url": settings.schema_registry_url,
-        "value.converter.schemas.enable": "true" if settings.value_schemas_enable else "false",
-        "max.interval": str(settings.max_interval_ms),
-        "iterations": str(settings.iterations),
-        "tasks.max": str(settings.tasks_max),
-    }
-    if settings.random_seed is not None:
-        config["random.seed"] = str(settings.random_seed)
-    return config
-
-
-def is_datagen(config: Mapping[str, str]) -> bool:
-    cls = str(config.get("connector.class", ""))
-    return cls == DATAGEN_CLASS or cls in ("DatagenConnector", "Datagen")
-
-
-def datagen_task_finished(task, config: Mapping[str, str]) -> bool:
-    """True when `task` is FAILED only because datagen produced all its `iterations` records."""
-    try:
-        iterations = int(config.get("iterations", "-1"))
-    except ValueError:
-        return False
-    return (is_datagen(config) and iterations > 0 and task.state == "FAILED"
-            and DATAGEN_DONE.format(n=iterations) in (task.trace or ""))
-
-
-def classify_status(status, config: Mapping[str, str]) -> str:
-    """"running", "finished" (datagen done), "failed" or "pending" for a `ConnectorStatus`."""
-    finished = [t for t in status.tasks if datagen_task_finished(t, config)]
-    failed = [t for t in status.tasks if t.state == "FAILED" and t not in finished]
-    if status.state == "FAILED" or failed:
-        return "failed"
-    if status.state != "RUNNING" or not status.tasks:
-        return "pending"
-    if len(finished) == len(status.tasks):
-        return "finished"
-    if all(t.state == "RUNNING" or t in finished for t in status.tasks):
-        return "running"
-    return "pending"
-
-
-def config_problems(config: Mapping[str, str], validation) -> list[str]:
-    """Every problem the worker reports plus the keys it does not know, as `key: message` lines."""
-    return [str(p) for p in validation.all_problems(config)]
 
 
 class ConnectorProvider(ResourceProvider):
@@ -121,6 +27,7 @@ class ConnectorProvider(ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.clients._http import RetryPolicy
         from components.clients.connect_rest import ConnectClient
+        from components.clients.datagen import config_problems
         from components.errors import RequestRejected, ServiceUnavailable
         from components.resources._dynamic import as_config_value, known, looks_secret, note, unknown
 
@@ -187,6 +94,7 @@ class ConnectorProvider(ResourceProvider):
         return DiffResult(changes=bool(changed) or failed, replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        from components.clients.datagen import classify_status
         from components.errors import ClickstreamerError, RequestRejected
 
         client, name = _client(props), props["connector_name"]
@@ -211,6 +119,8 @@ class ConnectorProvider(ResourceProvider):
         return CreateResult(name, _outputs(props, client.get_config(name) or config, outcome, status))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        from components.clients.datagen import classify_status
+
         client, name = _client(props), props.get("connector_name") or id_
         live = client.get_config(name)
         if live is None:
@@ -220,6 +130,8 @@ class ConnectorProvider(ResourceProvider):
         return ReadResult(id_, _outputs(props, live, outcome, status))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        from components.clients.datagen import classify_status
+
         client, name = _client(news), news["connector_name"]
         config = _full_config(news)
         _validate_or_raise(client, name, config)
@@ -251,6 +163,7 @@ def _full_config(props: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _validate_or_raise(client, name: str, config: Mapping[str, str]) -> None:
+    from components.clients.datagen import config_problems
     from components.errors import RequestRejected
 
     problems = config_problems(config, client.validate(config))

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 import components.k8s.connect as k8s_connect
-import components.resources.connector as docker_connector
+import components.clients.datagen as datagen
 from components.clients.clickhouse import users_xml
 from components.config import parse_config
 from components.errors import ConfigError
@@ -418,13 +418,13 @@ def test_no_dependency_cycles(program):
 # --- one source of truth with the Docker platform ---------------------------------------------------
 
 def test_the_connector_config_is_the_docker_platforms_dict(program, docker):
-    assert k8s_connect.datagen_connector_config is docker_connector.datagen_connector_config
+    assert k8s_connect.datagen_connector_config is datagen.datagen_connector_config
     spec = one(program, "KafkaConnector").inputs["spec"]
     reassembled = {**spec["config"], "connector.class": spec["class"], "tasks.max": str(int(spec["tasksMax"]))}
     docker_config = docker.named("clickstream-connect-datagen").inputs["config"]
     sr_url = program.stack_outputs["schemaRegistryUrl"]
     assert reassembled == {**docker_config, "value.converter.schema.registry.url": sr_url}
-    assert reassembled == docker_connector.datagen_connector_config(docker_connector.DatagenSettings(schema_registry_url=sr_url))
+    assert reassembled == datagen.datagen_connector_config(datagen.DatagenSettings(schema_registry_url=sr_url))
     assert "connector.class" not in spec["config"] and "tasks.max" not in spec["config"], \
         "Strimzi refuses these inside config"
     assert one(program, "KafkaConnector").inputs["metadata"]["name"] == docker.named(
