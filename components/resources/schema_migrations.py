@@ -10,11 +10,6 @@ A thin adapter over `components.clients.migrations.Migrator`, talking HTTP throu
   new `params` value (raw-events TTL, Kafka brokers, topics, consumer group) is applied by `up`.
 - `delete` keeps the database and its data unless `drop_on_destroy` is true.
 - `password` is a secret input and a secret output (needed by `read` and `delete`).
-
-Test hook: when the environment variable `CLICKSTREAMER_CLICKHOUSE_EXECUTOR` is `module:callable`,
-the provider builds its executor by calling `callable(url, username, password)` instead of opening
-HTTP; tests point it at `tests.support.chdb_executor:factory` with `url = chdb:///<folder>`.
-Production never sets it.
 """
 from __future__ import annotations
 
@@ -36,7 +31,6 @@ class SchemaMigrationsProvider(dyn.ResourceProvider):
     _COMPARED = ("url", "username", "password", "database", "params", "drop_on_destroy", "migrations")
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
-        import os
         import re
 
         from components.clients.migrations import discover, render
@@ -45,7 +39,7 @@ class SchemaMigrationsProvider(dyn.ResourceProvider):
 
         failures: list[dyn.CheckFailure] = []
         url = news.get("url")
-        if known(url) and not os.environ.get("CLICKSTREAMER_CLICKHOUSE_EXECUTOR"):
+        if known(url):
             if not isinstance(url, str) or not re.fullmatch(r"https?://[^/:\s]+(:[0-9]{1,5})?/?", url):
                 failures.append(dyn.CheckFailure("url", f"{url!r} must look like http://host:8123"))
         for key in ("username", "password"):
@@ -146,13 +140,6 @@ class SchemaMigrationsProvider(dyn.ResourceProvider):
 
     @staticmethod
     def _executor(props: Mapping[str, Any]):
-        import importlib
-        import os
-
-        hook = os.environ.get("CLICKSTREAMER_CLICKHOUSE_EXECUTOR")
-        if hook:
-            module, _, attr = hook.partition(":")
-            return getattr(importlib.import_module(module), attr)(props["url"], props["username"], props["password"])
         from components.clients.clickhouse import Endpoint, HttpExecutor
 
         return HttpExecutor(Endpoint(url=props["url"], username=props["username"], password=props["password"]))
