@@ -155,7 +155,6 @@ class Flink(pulumi.ComponentResource):
             job_path=JOB_PATH,
             args=list(args.job_args),
             code_hash=job_code_hash(),
-            parallelism=args.parallelism,
             savepoint_dir=f"file://{DATA_DIR}/savepoints",
             on_destroy=args.on_destroy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.taskmanagers, *args.job_depends_on]),

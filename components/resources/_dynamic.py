@@ -85,8 +85,10 @@ class Props:
         self.failures.append(failure(key, reason))
 
     def refuse_secrets(self, key: str, names: Any, advice: str) -> None:
-        """A failure for each name in `names` (keys of a map, or arguments) that looks like a credential."""
-        if unknown(names) or not isinstance(names, Iterable) or isinstance(names, str):
+        """A failure for each name in `names` (keys of a map, or arguments) that looks like a credential;
+        nothing when `key` was already refused (its value is not what was expected)."""
+        if unknown(names) or not isinstance(names, Iterable) or isinstance(names, str) \
+                or any(f.property == key for f in self.failures):
             return
         for name in names:
             if looks_secret(str(name)):

@@ -271,7 +271,7 @@ def test_flink_job_is_submitted_with_its_code_hash_and_endpoints(program):
     assert pairs["--bootstrap-servers"] == "kafka:29092"
     assert pairs["--schema-registry-url"] == "http://schema-registry:8081"
     assert job.inputs["job_path"].startswith("/opt/flink/usrlib/clickstream/")
-    assert job.inputs["parallelism"] == 2
+    assert pairs["--parallelism"] == "2" and "parallelism" not in job.inputs, "the job owns its parallelism"
 
 
 def test_flink_image_context_excludes_the_mounted_job_code():

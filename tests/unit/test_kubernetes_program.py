@@ -532,7 +532,7 @@ def test_the_flink_job_gets_the_docker_arguments_code_and_path(program, docker):
     assert spec["job"]["jarURI"] == "local:///opt/flink/opt/flink-python-1.20.3.jar"
     assert spec["flinkVersion"] == "v1_20" and spec["image"] == f"{REGISTRY}/flink:1.20.3-1"
     assert (spec["job"]["upgradeMode"], spec["job"]["state"]) == ("savepoint", "running")
-    assert spec["job"]["parallelism"] == docker_job["parallelism"] == 2
+    assert spec["job"]["parallelism"] == int(docker_pairs["--parallelism"]) == 2
 
 
 def test_the_job_code_is_an_immutable_config_map_mounted_at_the_docker_path(program):
