@@ -4,7 +4,7 @@ and exports every URL."""
 import pulumi
 
 from components.config import ConfigError, load_config
-from components.pipeline import ClickstreamPipeline, PipelineSecrets
+from components.secrets import PipelineSecrets
 
 
 def main() -> None:
@@ -20,11 +20,14 @@ def main() -> None:
         clickhouse_reader_password=config.get_secret("clickhouseReaderPassword"),
         grafana_admin_password=config.get_secret("grafanaAdminPassword"),
     )
+    # Each platform is imported only when chosen: one never loads the other's provider SDK.
     if cfg.platform == "kubernetes":
         from components.k8s.pipeline import KubernetesPipeline
 
         pipeline = KubernetesPipeline("clickstream", cfg, secrets)
     else:
+        from components.docker.pipeline import ClickstreamPipeline
+
         pipeline = ClickstreamPipeline("clickstream", cfg, secrets)
     for key, value in pipeline.outputs.items():
         pulumi.export(key, value)

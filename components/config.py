@@ -14,9 +14,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping, Optional
 
+from .contract import INSIGHT_TOPICS, topic_object_name
 from .errors import ConfigError
 
 NAMESPACE = "clickstreamer"
@@ -29,12 +31,30 @@ DATAGEN_QUICKSTARTS = ("pageviews",)  # the job reads the pageviews schema; othe
 FLINK_ON_DESTROY = ("savepoint", "cancel")
 DELIVERY_GUARANTEES = ("exactly-once", "at-least-once")
 
-_IMAGE_REF = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:[\w][\w.-]{0,127}$")
+_IMAGE_REF = re.compile(r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
+                        r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+# Tags that move: names of branches or channels, and bare major / major.minor versions.
+_FLOATING_TAG = re.compile(r"^(?:latest|main|master|stable|edge|nightly|dev|develop|head|current|release|"
+                           r"v?[0-9]+(?:\.[0-9]+)?)$", re.I)
 _KAFKA_CLUSTER_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 _MEMORY = re.compile(r"^[1-9][0-9]*(m|g)$")
 _K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Topics Kafka, Schema Registry and Connect keep for themselves.
+_RESERVED_TOPIC = re.compile(r"^(?:__.*|_schemas|_connect-.*|_confluent.*)$")
+# ClickHouse's own databases and the user that exists before any users file.
+_CLICKHOUSE_SYSTEM_DATABASES = ("system", "default", "information_schema")
+_KAFKA_HEAP_MB = (256, 31 * 1024)  # below: the broker cannot start; above: no compressed pointers
+_FLINK_MEMORY_MB = (1024, 64 * 1024)  # below: PyFlink jobs fail; above: more than one host gives
+# Kafka aborts a transaction open longer than the job's transaction timeout (900 s; the broker's
+# transaction.max.timeout.ms default): with exactly-once, a transaction spans a checkpoint
+# interval, so an interval past a third of it (room for a slow or failed checkpoint) loses data.
+EXACTLY_ONCE_MAX_CHECKPOINT_SECONDS = 300
+# Keys that moved, and where to.
+MOVED_KEYS = {"clickhouse.dropDataOnDestroy": "dropDataOnDestroy"}
+# Keys read on one platform only: set on the other, they would be silently ignored.
+DOCKER_ONLY_KEYS = ("bindAddress", "ports", "expose", "flink.onDestroy", "flink.taskmanagers")
 
 
 @dataclass(frozen=True)
@@ -53,15 +73,36 @@ class Images:
 
 @dataclass(frozen=True)
 class Ports:
-    """Host ports, published on `bind_address`. Schema Registry keeps 8081; Flink's UI moves to 8082."""
+    """Host ports, published on `bind_address` (and, for an exposed service, on `expose.address`).
+    Schema Registry keeps 8081; Flink's UI moves to 8082."""
 
     kafka: int = 9092
     schema_registry: int = 8081
     connect: int = 8083
     flink_ui: int = 8082
     clickhouse_http: int = 8123
-    clickhouse_native: int = 9000
+    clickhouse_native: int = 0  # 0: not published (nothing of the stack uses it; clickhouse-client does)
     grafana: int = 3000
+
+
+# Services that may be published beyond the host (`expose.services`), and whether anything
+# authenticates a caller in front of them. The admin APIs `pulumi up` itself uses (Kafka, Connect,
+# Flink REST: job submission is code execution, ClickHouse HTTP) stay on `bindAddress` always.
+EXPOSABLE = {"grafana": "authenticated", "schemaRegistry": "unauthenticated", "clickhouseNative": "authenticated"}
+ADMIN_APIS = ("kafka", "connect", "flinkUi", "clickhouseHttp")
+
+
+@dataclass(frozen=True)
+class ExposeSettings:
+    """What is reachable beyond this host (Docker platform). Nothing unless asked."""
+
+    address: str = ""  # host address exposed services are published on (e.g. 0.0.0.0); empty: none
+    services: str = ""  # comma-separated, of: grafana, schemaRegistry, clickhouseNative
+    acknowledge_unauthenticated: bool = False  # true: expose a service no one authenticates callers of
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.services.split(",") if name.strip())
 
 
 @dataclass(frozen=True)
@@ -103,7 +144,6 @@ class ClickHouseSettings:
     database: str = "clickstream"
     user: str = "clickstream"  # owner: runs migrations, owns the Kafka-engine ingestion
     reader_user: str = "grafana_reader"  # read-only, used by Grafana
-    drop_data_on_destroy: bool = False  # destroy keeps the data volume unless this is true
 
 
 @dataclass(frozen=True)
@@ -147,8 +187,9 @@ class KubernetesSettings:
     connect_push_secret: str = ""  # dockerconfigjson Secret Strimzi pushes its built image with
     clickhouse_cpu: str = "500m"
     clickhouse_memory: str = "4Gi"
-    clickhouse_url: str = ""  # ClickHouse HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
-    clickhouse_load_balancer_source_ranges: str = ""  # comma-separated CIDRs allowed through that LoadBalancer
+    clickhouse_url: str = ""  # ClickHouse HTTP as `pulumi up` reaches it; empty: http://127.0.0.1:18123 (a port-forward), or the load balancer's
+    clickhouse_load_balancer: bool = False  # true: a LoadBalancer Service for the migrations (needs source ranges)
+    clickhouse_load_balancer_source_ranges: str = ""  # comma-separated CIDRs allowed through that LoadBalancer (required with it)
     grafana_cpu: str = "100m"
     grafana_memory: str = "512Mi"
     flink_jobmanager_cpu: str = "1"
@@ -163,7 +204,8 @@ class PipelineConfig:
     """Everything `pulumi up` needs, validated. Secrets are not here: see `SECRET_KEYS`."""
 
     platform: str = "docker"
-    bind_address: str = "127.0.0.1"  # host address ports are published on
+    bind_address: str = "127.0.0.1"  # loopback address every port is published on
+    drop_data_on_destroy: bool = False  # true: destroy deletes the data too; default: kept, and the next up reattaches it
     images: Images = field(default_factory=Images)
     ports: Ports = field(default_factory=Ports)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -172,18 +214,25 @@ class PipelineConfig:
     clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
     grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    expose: ExposeSettings = field(default_factory=ExposeSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
     @property
     def host_address(self) -> str:
-        """Address host clients use to reach published ports."""
-        return "127.0.0.1" if self.bind_address in ("0.0.0.0", "::") else self.bind_address
+        """`bind_address` as written in a URL or a Kafka listener (an IPv6 address in brackets)."""
+        return url_host(self.bind_address)
+
+
+def url_host(address: str) -> str:
+    """An IP address as the host part of a URL."""
+    return f"[{address}]" if ":" in address else address
 
 
 # Stack-config key (camelCase, as users write it) → (attribute, section dataclass or None).
 _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "platform": ("platform", None),
     "bindAddress": ("bind_address", None),
+    "dropDataOnDestroy": ("drop_data_on_destroy", None),
     "images": ("images", Images),
     "ports": ("ports", Ports),
     "kafka": ("kafka", KafkaSettings),
@@ -192,6 +241,7 @@ _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "clickhouse": ("clickhouse", ClickHouseSettings),
     "grafana": ("grafana", GrafanaSettings),
     "retention": ("retention", RetentionSettings),
+    "expose": ("expose", ExposeSettings),
     "kubernetes": ("kubernetes", KubernetesSettings),
 }
 CONFIG_KEYS = tuple(_SECTIONS) + SECRET_KEYS
@@ -264,13 +314,64 @@ def _section(key: str, cls: type, raw: Any, problems: _Problems) -> Any:
     return replace(default, **values)
 
 
+def _image_tag(reference: str) -> Optional[str]:
+    match = _IMAGE_REF.fullmatch(reference)
+    return match.group("tag") if match else None
+
+
+def _check_image(problems: _Problems, key: str, reference: str) -> None:
+    """An image reference pinned to a release tag or a digest: a moving tag would change what runs
+    without any change to the stack."""
+    match = _IMAGE_REF.fullmatch(reference)
+    allowed = ("must be an image reference pinned to a release tag or digest (name:1.2.3, name@sha256:...); "
+               "moving tags such as latest, main or a bare major version are refused")
+    if not match or not (match.group("tag") or match.group("digest")):
+        problems.add(key, reference, allowed)
+    elif match.group("tag") and not match.group("digest") and _FLOATING_TAG.fullmatch(match.group("tag")):
+        problems.add(key, reference, allowed)
+
+
+def _validate_expose(cfg: PipelineConfig, p: _Problems) -> None:
+    e = cfg.expose
+    if e.address:
+        try:
+            address = ipaddress.ip_address(e.address)
+        except ValueError:
+            address = None
+        if address is None or address.is_multicast or address.is_link_local or (
+                address.is_reserved and not address.is_unspecified):
+            p.add("expose.address", e.address,
+                  "must be a unicast IP address of this host, or 0.0.0.0 / :: for every interface")
+    for name in e.service_names:
+        if name in ADMIN_APIS:
+            p.add("expose.services", e.services, f"{name} is an admin API without authentication and is never "
+                  f"exposed; allowed: {', '.join(EXPOSABLE)}")
+        elif name not in EXPOSABLE:
+            p.add("expose.services", e.services, f"unknown service {name!r}; allowed: {', '.join(EXPOSABLE)}")
+    if e.service_names and not e.address:
+        p.add("expose.address", e.address, f"is required to expose {e.services}: the address to publish them on")
+    if "clickhouseNative" in e.service_names and cfg.ports.clickhouse_native == 0:
+        p.add("ports.clickhouseNative", 0, "must be a port to expose clickhouseNative")
+    unauthenticated = [n for n in e.service_names if EXPOSABLE.get(n) == "unauthenticated"]
+    if "grafana" in e.service_names and cfg.grafana.anonymous_access:
+        unauthenticated.append("grafana (grafana.anonymousAccess: SQL as the reader for anyone)")
+    if unauthenticated and not e.acknowledge_unauthenticated:
+        p.add("expose.services", e.services,
+              f"exposes {', '.join(unauthenticated)} with no authentication in front; set "
+              "expose.acknowledgeUnauthenticated to true to publish it anyway")
+
+
 def _check_range(problems: _Problems, key: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         problems.add(key, value, f"must be between {low} and {high}")
 
 
-def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
+_CREDENTIAL_NAME = re.compile(r"pas+w|pwd|secret|token|credential|key$", re.I)
+
+
+def parse_config(raw: Mapping[str, Any], secret_keys: Optional[frozenset] = None) -> PipelineConfig:
     """Build and validate the config from raw stack values keyed by their stack-config name.
+    `secret_keys`: the keys stored as secrets (None: not known, e.g. in tests of values alone).
 
     Raises `ConfigError` naming every bad key, its value and what is allowed.
     """
@@ -281,34 +382,79 @@ def parse_config(raw: Mapping[str, Any]) -> PipelineConfig:
             # Validated without echoing the value: it must not reach logs.
             # `$` is refused because Grafana expands `$NAME` in the password file it reads.
             if (not isinstance(value, str) or not 12 <= len(value) <= 128
-                    or any(c.isspace() or c == "$" for c in value)):
-                problems.add(key, "[secret]", "must be 12-128 characters without spaces or `$` "
+                    or any(c.isspace() or c == "$" or unicodedata.category(c) == "Cc" for c in value)):
+                problems.add(key, "[secret]", "must be 12-128 characters without spaces, control characters or `$` "
                              "(or leave it unset to have one generated)")
+            elif secret_keys is not None and key not in secret_keys:
+                problems.add(key, "[secret]", f"must be stored as a secret: `pulumi config rm {NAMESPACE}:{key}`, then "
+                             f"`pulumi config set --secret {NAMESPACE}:{key} ...` (it is in plain text in the stack file)")
             continue
         if key not in _SECTIONS:
-            problems.add(key, value, f"unknown key; allowed: {', '.join(CONFIG_KEYS)}")
+            hidden = (secret_keys is not None and key in secret_keys) or _CREDENTIAL_NAME.search(key)
+            problems.add(key, "[secret]" if hidden else value, f"unknown key; allowed: {', '.join(CONFIG_KEYS)}")
             continue
         attr, cls = _SECTIONS[key]
         if cls is None:
-            typed = _coerce(value, str, key, problems)
+            typed = _coerce(value, type(getattr(PipelineConfig(), attr)), key, problems)
             if typed is not None:
                 values[attr] = typed
         else:
             values[attr] = _section(key, cls, value, problems)
     cfg = replace(PipelineConfig(), **values)
     _validate(cfg, problems)
+    _check_platform_keys(raw, cfg.platform, problems)
+    for old, new in MOVED_KEYS.items():
+        section, _, name = old.partition(".")
+        value = raw.get(section)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                continue
+        if isinstance(value, Mapping) and name in value:
+            problems.lines = [line for line in problems.lines if not line.startswith(f"{NAMESPACE}:{old} = ")]
+            problems.add(old, value[name], f"moved: set {NAMESPACE}:{new} instead (it covers every service's data)")
     if problems.lines:
         raise ConfigError(problems.lines)
     return cfg
+
+
+def _check_platform_keys(raw: Mapping[str, Any], platform: str, p: _Problems) -> None:
+    """Keys read on one platform only, set for the other: refused rather than silently ignored."""
+    def given(key: str) -> Optional[tuple[str, Any]]:
+        section, _, name = key.partition(".")
+        value = raw.get(section)
+        if not name:
+            return (key, value) if section in raw else None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                return None
+        return (key, value[name]) if isinstance(value, Mapping) and name in value else None
+
+    if platform == "kubernetes":
+        for key in DOCKER_ONLY_KEYS:
+            found = given(key)
+            if found:
+                p.add(found[0], found[1], "is read on the docker platform only; remove it for platform kubernetes")
+    elif platform == "docker" and given("kubernetes"):
+        p.add("kubernetes", raw["kubernetes"], "is read on the kubernetes platform only; remove it for platform docker")
 
 
 def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     if cfg.platform not in PLATFORMS:
         p.add("platform", cfg.platform, f"allowed: {', '.join(PLATFORMS)}")
     try:
-        ipaddress.ip_address(cfg.bind_address)
+        loopback = ipaddress.ip_address(cfg.bind_address).is_loopback
     except ValueError:
-        p.add("bindAddress", cfg.bind_address, "must be an IP address such as 127.0.0.1 (default) or 0.0.0.0")
+        loopback = False
+    if not loopback:
+        p.add("bindAddress", cfg.bind_address,
+              "must be a loopback address such as 127.0.0.1 (default) or ::1: the admin APIs (Kafka, Connect, "
+              "Flink REST, ClickHouse HTTP) have no authentication and stay on this host; to publish Grafana, "
+              "Schema Registry or ClickHouse's native port beyond it, set expose.address and expose.services")
+    _validate_expose(cfg, p)
 
     for f in fields(Images):
         value = getattr(cfg.images, f.name)
@@ -319,13 +465,20 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
         elif f.name == "grafana_clickhouse_plugin":
             if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", value):
                 p.add(key, value, "must be an exact plugin version such as 4.14.1")
-        elif not _IMAGE_REF.fullmatch(value) or value.endswith(":latest"):
-            p.add(key, value, "must be an image reference pinned to a tag (name:tag, not :latest)")
+        else:
+            _check_image(p, key, value)
+    tag = _image_tag(cfg.images.flink_base)
+    if tag and not re.match(r"1\.20\.[0-9]+(?![0-9])", tag):
+        p.add("images.flinkBase", cfg.images.flink_base,
+              "must be a Flink 1.20.x image such as flink:1.20.3-scala_2.12-java17 (the job, its jars and "
+              "PyFlink are 1.20)")
 
     seen: dict[int, str] = {}
     for f in fields(Ports):
         port = getattr(cfg.ports, f.name)
         key = f"ports.{_camel(f.name)}"
+        if f.name == "clickhouse_native" and port == 0:
+            continue  # not published
         if not 1 <= port <= 65535:
             p.add(key, port, "must be a TCP port between 1 and 65535")
         elif port in seen:
@@ -336,13 +489,27 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     k = cfg.kafka
     if not _KAFKA_CLUSTER_ID.fullmatch(k.cluster_id):
         p.add("kafka.clusterId", k.cluster_id, "must be a 22-character base64url UUID (kafka-storage random-uuid)")
-    if not _TOPIC.fullmatch(k.pageviews_topic):
-        p.add("kafka.pageviewsTopic", k.pageviews_topic, "must be a Kafka topic name: 1-249 of [A-Za-z0-9._-]")
+    if not _TOPIC.fullmatch(k.pageviews_topic) or k.pageviews_topic in (".", ".."):
+        p.add("kafka.pageviewsTopic", k.pageviews_topic,
+              "must be a Kafka topic name: 1-249 of [A-Za-z0-9._-], not `.` or `..`")
+    elif _RESERVED_TOPIC.fullmatch(k.pageviews_topic):
+        p.add("kafka.pageviewsTopic", k.pageviews_topic,
+              "is reserved for Kafka, Schema Registry or Connect (`__*`, `_schemas`, `_connect-*`, `_confluent*`)")
+    elif k.pageviews_topic in INSIGHT_TOPICS.values():
+        p.add("kafka.pageviewsTopic", k.pageviews_topic, "is one of the job's output topics "
+              f"({', '.join(INSIGHT_TOPICS.values())}): the job would read what it writes")
+    elif cfg.platform == "kubernetes" and topic_object_name(k.pageviews_topic) in (
+            "", *map(topic_object_name, INSIGHT_TOPICS.values())):
+        p.add("kafka.pageviewsTopic", k.pageviews_topic,
+              f"names the Kubernetes object {topic_object_name(k.pageviews_topic)!r}, which is empty or that of "
+              "an output topic: use lower case letters, digits, `.` and `-`")
     _check_range(p, "kafka.pageviewsPartitions", k.pageviews_partitions, 1, 1000)
     _check_range(p, "kafka.insightPartitions", k.insight_partitions, 1, 1000)
     _check_range(p, "kafka.pageviewsRetentionHours", k.pageviews_retention_hours, 1, 24 * 365 * 10)
     if not re.fullmatch(r"[1-9][0-9]*[mg]", k.heap):
         p.add("kafka.heap", k.heap, "must be a JVM heap size such as 512m or 1g")
+    elif not _KAFKA_HEAP_MB[0] <= _mebibytes(k.heap) <= _KAFKA_HEAP_MB[1]:
+        p.add("kafka.heap", k.heap, f"must be between {_KAFKA_HEAP_MB[0]}m and {_KAFKA_HEAP_MB[1] // 1024}g")
 
     d = cfg.datagen
     if d.quickstart not in DATAGEN_QUICKSTARTS:
@@ -357,7 +524,8 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     _check_range(p, "flink.taskmanagers", fl.taskmanagers, 1, 64)
     _check_range(p, "flink.slotsPerTaskmanager", fl.slots_per_taskmanager, 1, 64)
     _check_range(p, "flink.parallelism", fl.parallelism, 1, 1024)
-    if 1 <= fl.taskmanagers and 1 <= fl.slots_per_taskmanager and 1 <= fl.parallelism:
+    # On Kubernetes the operator starts as many TaskManagers as the parallelism needs.
+    if cfg.platform == "docker" and 1 <= fl.taskmanagers and 1 <= fl.slots_per_taskmanager and 1 <= fl.parallelism:
         slots = fl.taskmanagers * fl.slots_per_taskmanager
         if fl.parallelism > slots:
             p.add("flink.parallelism", fl.parallelism,
@@ -373,16 +541,25 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     for key, value in (("flink.jobmanagerMemory", fl.jobmanager_memory), ("flink.taskmanagerMemory", fl.taskmanager_memory)):
         if not _MEMORY.fullmatch(value):
             p.add(key, value, "must be a Flink memory size such as 1600m or 2g")
-        elif int(value[:-1]) * (1024 if value.endswith("g") else 1) < 1024:
-            p.add(key, value, "must be at least 1024m (PyFlink jobs need it)")
+        elif not _FLINK_MEMORY_MB[0] <= _mebibytes(value) <= _FLINK_MEMORY_MB[1]:
+            p.add(key, value, f"must be between {_FLINK_MEMORY_MB[0]}m (PyFlink jobs need it) and "
+                              f"{_FLINK_MEMORY_MB[1] // 1024}g")
+    if fl.delivery_guarantee == "exactly-once" and fl.checkpoint_interval_seconds > EXACTLY_ONCE_MAX_CHECKPOINT_SECONDS:
+        p.add("flink.checkpointIntervalSeconds", fl.checkpoint_interval_seconds,
+              f"must be at most {EXACTLY_ONCE_MAX_CHECKPOINT_SECONDS} with flink.deliveryGuarantee exactly-once: "
+              "Kafka aborts transactions open past the 900 s transaction timeout, and their data is lost")
 
     ch = cfg.clickhouse
     for key, value in (("clickhouse.database", ch.database), ("clickhouse.user", ch.user),
                        ("clickhouse.readerUser", ch.reader_user)):
         if not _IDENTIFIER.fullmatch(value):
             p.add(key, value, "must be an identifier: a letter or _, then letters, digits or _ (max 63)")
-    if ch.user == "default":
-        p.add("clickhouse.user", ch.user, "must not be `default` (the image removes it when a user is set)")
+    if ch.database.lower() in _CLICKHOUSE_SYSTEM_DATABASES:
+        p.add("clickhouse.database", ch.database,
+              f"must not be one of ClickHouse's own databases ({', '.join(_CLICKHOUSE_SYSTEM_DATABASES)})")
+    for key, value in (("clickhouse.user", ch.user), ("clickhouse.readerUser", ch.reader_user)):
+        if value == "default":
+            p.add(key, value, "must not be `default`: the stack removes that user (it has no password)")
     if ch.reader_user == ch.user:
         p.add("clickhouse.readerUser", ch.reader_user, "must differ from clickhouse.user (it is read-only)")
 
@@ -396,6 +573,8 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
         for key, value in (("kubernetes.namespace", kc.namespace), ("kubernetes.operatorsNamespace", kc.operators_namespace)):
             if not _K8S_NAME.fullmatch(value):
                 p.add(key, value, "must be a DNS-1123 label (lower case letters, digits, -)")
+            elif value.startswith("kube-"):
+                p.add(key, value, "must not be a `kube-*` namespace: those belong to Kubernetes itself")
         if kc.storage_class and not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", kc.storage_class):
             p.add("kubernetes.storageClass", kc.storage_class, "must be a StorageClass name, or empty for the default")
         _check_range(p, "kubernetes.kafkaReplicas", kc.kafka_replicas, 1, 99)
@@ -406,8 +585,8 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
         if not kc.flink_image:
             p.add("kubernetes.flinkImage", kc.flink_image,
                   "required on kubernetes: an image built from images/flink and pushed to your registry")
-        elif not _IMAGE_REF.fullmatch(kc.flink_image):
-            p.add("kubernetes.flinkImage", kc.flink_image, "must be an image reference pinned to a tag")
+        else:
+            _check_image(p, "kubernetes.flinkImage", kc.flink_image)
         if not kc.connect_image and not kc.connect_build_registry:
             p.add("kubernetes.connectImage", kc.connect_image,
                   "set a prebuilt Connect image with datagen, or kubernetes.connectBuildRegistry for Strimzi to build one")
@@ -416,6 +595,7 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
 
 _CPU = re.compile(r"^(?:[1-9][0-9]*m|[0-9]+(?:\.[0-9]{1,3})?)$")
 _K8S_MEMORY = re.compile(r"^[1-9][0-9]*(Mi|Gi)$")
+_K8S_MEMORY_MB = (256, 256 * 1024)  # a JVM service cannot start below; above: more than a node gives
 _REGISTRY_PATH = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)+$")
 FLINK_STATE_SCHEMES = ("s3", "s3a", "s3p", "gs", "abfs", "abfss", "wasb", "wasbs", "oss", "hdfs")
 FLINK_STORAGE_ACCESS_MODES = ("ReadWriteMany", "ReadWriteOnce")
@@ -450,18 +630,29 @@ def _validate_kubernetes(kc: KubernetesSettings, cfg: PipelineConfig, p: _Proble
         memory = getattr(kc, f"{service}_memory")
         if not _K8S_MEMORY.fullmatch(memory):
             p.add(f"kubernetes.{_camel(service)}Memory", memory, "must be a memory quantity such as 768Mi or 4Gi")
+        elif not _K8S_MEMORY_MB[0] <= _mebibytes(memory) <= _K8S_MEMORY_MB[1]:
+            p.add(f"kubernetes.{_camel(service)}Memory", memory,
+                  f"must be between {_K8S_MEMORY_MB[0]}Mi and {_K8S_MEMORY_MB[1] // 1024}Gi")
     if _K8S_MEMORY.fullmatch(kc.kafka_memory) and re.fullmatch(r"[1-9][0-9]*[mg]", cfg.kafka.heap) \
             and _mebibytes(kc.kafka_memory) < _mebibytes(cfg.kafka.heap) + 512:
         p.add("kubernetes.kafkaMemory", kc.kafka_memory,
               f"must leave at least 512Mi above kafka.heap = {cfg.kafka.heap} (page cache, metaspace, buffers)")
     for key, value in (("kubernetes.connectImage", kc.connect_image), ("kubernetes.grafanaImage", kc.grafana_image)):
-        if value and (not _IMAGE_REF.fullmatch(value) or value.endswith(":latest")):
-            p.add(key, value, "must be an image reference pinned to a tag (name:tag, not :latest), or empty")
+        if value:
+            _check_image(p, key, value)
     if kc.connect_build_registry and not _REGISTRY_PATH.fullmatch(kc.connect_build_registry):
         p.add("kubernetes.connectBuildRegistry", kc.connect_build_registry,
               "must be a registry and repository path without a tag, such as registry.example.com/team")
     if kc.connect_push_secret and not _K8S_NAME.fullmatch(kc.connect_push_secret):
         p.add("kubernetes.connectPushSecret", kc.connect_push_secret, "must be the name of a Secret (DNS-1123 label)")
+    ranges = [c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",") if c.strip()]
+    if kc.clickhouse_load_balancer and not ranges:
+        p.add("kubernetes.clickhouseLoadBalancerSourceRanges", kc.clickhouse_load_balancer_source_ranges,
+              "is required with kubernetes.clickhouseLoadBalancer: the CIDRs allowed to reach ClickHouse, such as "
+              "your address/32 (a LoadBalancer without them is open to the internet)")
+    if kc.clickhouse_load_balancer and kc.clickhouse_url:
+        p.add("kubernetes.clickhouseUrl", kc.clickhouse_url,
+              "must be empty with kubernetes.clickhouseLoadBalancer: the migrations use the load balancer's address")
     if kc.clickhouse_url and not re.fullmatch(r"https?://[^/:\s]+(:[0-9]{1,5})?/?", kc.clickhouse_url):
         p.add("kubernetes.clickhouseUrl", kc.clickhouse_url,
               "must be empty (a LoadBalancer Service is made) or an http(s)://host[:port] URL reachable from `pulumi up`")
@@ -495,6 +686,15 @@ def read_raw_config() -> dict[str, Any]:
     return {key[len(prefix):]: value for key, value in merged.items() if key.startswith(prefix)}
 
 
+def secret_config_keys() -> frozenset:
+    """The `clickstreamer:*` keys stored as secrets (the engine hands their names over apart)."""
+    import pulumi.runtime.config as runtime_config
+
+    prefix = f"{NAMESPACE}:"
+    names = {*runtime_config.get_config_secret_keys_env(), *runtime_config._SECRET_KEYS.get()}
+    return frozenset(name[len(prefix):] for name in names if name.startswith(prefix))
+
+
 def load_config() -> PipelineConfig:
     """Read and validate the stack config; raise `ConfigError` before any resource exists."""
-    return parse_config(read_raw_config())
+    return parse_config(read_raw_config(), secret_config_keys())

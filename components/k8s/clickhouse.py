@@ -31,20 +31,22 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..clients.clickhouse import reader_profile_paths
-from ..resources.schema_migrations import SCHEMA_DIR, SchemaMigrations
-from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
+from ..resources.schema_migrations import SchemaMigrations
+from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT
+from .common import (RESTRICTED_CONTAINER, SLOW, K8sPlacement, ObservedCustomResource, resources, restricted_pod,
+                     wait_for)
 
 API_VERSION = "clickhouse.altinity.com/v1"
 INSTALLATION = "clickstream"
+POD_LABELS = {"clickhouse.altinity.com/chi": INSTALLATION}  # what the operator labels the installation's pods
 CLUSTER = "clickstream"
-HTTP_PORT = 8123
-NATIVE_PORT = 9000
 SERVICE_NAME = f"clickhouse-{INSTALLATION}"  # the operator's Service for the whole installation
 CREDENTIALS_SECRET = "clickhouse-credentials"
 OWNER_KEY = "owner_password_sha256_hex"
 READER_KEY = "reader_password_sha256_hex"
 # The reader's settings profile (settings and constraints: components.clients.clickhouse, as on Docker).
 READER_PROFILE = "dashboards_readonly"
+CLICKHOUSE_UID = 101  # the image's `clickhouse` user
 
 
 @dataclass
@@ -56,15 +58,16 @@ class ClickHouseArgs:
     password: pulumi.Input[str]  # secret
     reader_user: str
     reader_password: pulumi.Input[str]  # secret
-    migration_params: dict  # components.pipeline.migration_params(...) with in-cluster Kafka
-    storage_size: str = "20Gi"
-    cpu: str = "500m"
-    memory: str = "4Gi"
-    url: str = ""  # HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
-    load_balancer_source_ranges: tuple = ()
-    drop_data_on_destroy: bool = False  # also: the data PVC is deleted with the installation
-    depends_on: tuple = ()  # the operator release
-    migrations_depend_on: tuple = ()  # the insight topics the Kafka-engine tables consume
+    migration_params: dict  # components.spec.migration_params(...) with in-cluster Kafka
+    storage_size: str
+    cpu: str
+    memory: str
+    url: str  # HTTP as `pulumi up` reaches it (a port-forward, a route of the user's); "" with a load balancer
+    load_balancer: bool  # a LoadBalancer Service for the migrations, open to `load_balancer_source_ranges` only
+    load_balancer_source_ranges: tuple
+    drop_data_on_destroy: bool  # also: the data PVC is deleted with the installation
+    depends_on: tuple  # the operator release
+    migrations_depend_on: tuple  # the insight topics the Kafka-engine tables consume
 
 
 def sha256_hex(value: str) -> str:
@@ -122,7 +125,6 @@ class KubernetesClickHouse(pulumi.ComponentResource):
         claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": args.storage_size}}}
         if p.storage_class:
             claim["storageClassName"] = p.storage_class
-        pod_labels = {"clickhouse.altinity.com/chi": INSTALLATION}
         self.installation = ObservedCustomResource(
             f"{name}-installation",
             api_version=API_VERSION,
@@ -139,11 +141,15 @@ class KubernetesClickHouse(pulumi.ComponentResource):
                 "templates": {
                     "podTemplates": [{
                         "name": "clickhouse",
-                        "spec": {"containers": [{
-                            "name": "clickhouse",
-                            "image": args.image,
-                            "resources": resources(args.cpu, args.memory),
-                        }]},
+                        "spec": {
+                            "securityContext": restricted_pod(CLICKHOUSE_UID, writes_volume=True),
+                            "containers": [{
+                                "name": "clickhouse",
+                                "image": args.image,
+                                "resources": resources(args.cpu, args.memory),
+                                "securityContext": RESTRICTED_CONTAINER,
+                            }],
+                        },
                     }],
                     "volumeClaimTemplates": [{
                         "name": "data",
@@ -157,10 +163,10 @@ class KubernetesClickHouse(pulumi.ComponentResource):
         )
 
         self.external = None
-        if args.url:
+        if not args.load_balancer:
             self.migrations_url = pulumi.Output.from_input(args.url.rstrip("/"))
         else:
-            spec: dict = {"type": "LoadBalancer", "selector": pod_labels,
+            spec: dict = {"type": "LoadBalancer", "selector": POD_LABELS,
                           "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": HTTP_PORT}]}
             if args.load_balancer_source_ranges:
                 spec["loadBalancerSourceRanges"] = list(args.load_balancer_source_ranges)
@@ -179,7 +185,6 @@ class KubernetesClickHouse(pulumi.ComponentResource):
             username=args.user,
             password=args.password,
             database=args.database,
-            schema_dir=SCHEMA_DIR,
             params=args.migration_params,
             drop_on_destroy=args.drop_data_on_destroy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[

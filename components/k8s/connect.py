@@ -1,6 +1,6 @@
 """Kafka Connect on Strimzi: a `KafkaConnect` cluster that runs kafka-connect-datagen, and the
-datagen connector as a `KafkaConnector` whose config is the very dict the Docker platform's
-connector resource gets (`components.resources.connector.datagen_connector_config`).
+datagen connector as a `KafkaConnector`: worker settings and connector config are
+components/spec.py's, as on Docker.
 
 The worker image: Strimzi's Kafka image does not have datagen nor Confluent's AvroConverter, so
 either Strimzi builds one (`spec.build`: both plugins from Confluent Hub, pushed to
@@ -15,14 +15,12 @@ from typing import Optional
 
 import pulumi
 
-from ..connect import DATAGEN_CONNECTOR_NAME
-from ..clients.datagen import DatagenSettings as DatagenConnectorSettings, datagen_connector_config
+from ..spec import CONNECT_REST_PORT as REST_PORT, DATAGEN_CONNECTOR_NAME
 from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
 from .kafka import API_VERSION
 from .operators import KAFKA_VERSION, STRIMZI
 
 CONNECT_NAME = "clickstream"
-REST_PORT = 8083
 CONFLUENT_HUB = "https://hub-downloads.confluent.io/api/plugins"
 
 
@@ -30,21 +28,18 @@ CONFLUENT_HUB = "https://hub-downloads.confluent.io/api/plugins"
 class ConnectArgs:
     placement: K8sPlacement
     kafka_bootstrap: str
-    schema_registry_url: str  # in-cluster, for the AvroConverter
-    topic: str  # datagen's topic
+    worker_settings: dict  # components/spec.py connect_worker_settings (in-cluster Schema Registry)
+    datagen_config: dict  # components/spec.py datagen_config
     datagen_version: str  # kafka-connect-datagen (0.6.x, as images.datagenVersion)
     avro_converter_version: str  # Confluent's AvroConverter, same version as the Docker worker's CP
-    image: str = ""  # prebuilt worker image; empty: Strimzi builds one
-    build_registry: str = ""  # where Strimzi pushes what it builds
-    push_secret: str = ""  # dockerconfigjson Secret for that registry
-    replicas: int = 1
-    cpu: str = "250m"
-    memory: str = "1536Mi"
-    max_interval_ms: int = 100
-    iterations: int = 10_000_000
-    tasks_max: int = 1
-    depends_on: tuple = ()  # the Kafka cluster
-    connector_depends_on: tuple = ()  # the pageviews topic and Schema Registry
+    image: str  # prebuilt worker image; empty: Strimzi builds one
+    build_registry: str  # where Strimzi pushes what it builds
+    push_secret: str  # dockerconfigjson Secret for that registry
+    replicas: int
+    cpu: str
+    memory: str
+    depends_on: tuple  # the Kafka cluster
+    connector_depends_on: tuple  # the pageviews topic and Schema Registry
 
 
 def hub_zip(owner: str, name: str, version: str) -> dict[str, str]:
@@ -67,35 +62,6 @@ def build_spec(args: ConnectArgs) -> dict:
              "artifacts": [hub_zip("confluentinc", "kafka-connect-avro-converter", args.avro_converter_version)]},
         ],
     }
-
-
-def worker_config(args: ConnectArgs) -> dict[str, object]:
-    """The Docker worker's settings (components/connect.py), for Strimzi's `spec.config`."""
-    return {
-        "group.id": "clickstream-connect",
-        "config.storage.topic": "_connect-configs",
-        "offset.storage.topic": "_connect-offsets",
-        "status.storage.topic": "_connect-status",
-        # -1: the broker's default.replication.factor, which follows the cluster's size.
-        "config.storage.replication.factor": -1,
-        "offset.storage.replication.factor": -1,
-        "status.storage.replication.factor": -1,
-        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "value.converter": "io.confluent.connect.avro.AvroConverter",
-        "value.converter.schema.registry.url": args.schema_registry_url,
-        "offset.flush.interval.ms": 10000,
-    }
-
-
-def connector_config(args: ConnectArgs) -> dict[str, str]:
-    """The Docker platform's datagen config, with the in-cluster Schema Registry URL."""
-    return datagen_connector_config(DatagenConnectorSettings(
-        topic=args.topic,
-        schema_registry_url=args.schema_registry_url,
-        max_interval_ms=args.max_interval_ms,
-        iterations=args.iterations,
-        tasks_max=args.tasks_max,
-    ))
 
 
 def connector_spec(config: dict[str, str]) -> dict:
@@ -122,7 +88,7 @@ class StrimziConnect(pulumi.ComponentResource):
             "version": KAFKA_VERSION,
             "replicas": args.replicas,
             "bootstrapServers": args.kafka_bootstrap,
-            "config": worker_config(args),
+            "config": args.worker_settings,
             "resources": resources(args.cpu, args.memory),
         }
         if args.image:
@@ -148,7 +114,7 @@ class StrimziConnect(pulumi.ComponentResource):
             metadata=p.metadata(DATAGEN_CONNECTOR_NAME, "kafka-connect",
                                 labels={"strimzi.io/cluster": CONNECT_NAME},
                                 annotations=wait_for("condition=Ready")),
-            spec=connector_spec(connector_config(args)),
+            spec=connector_spec(args.datagen_config),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.worker, *args.connector_depends_on],
                                         custom_timeouts=SLOW),
         )

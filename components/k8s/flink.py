@@ -9,8 +9,9 @@ application mode, upgraded through savepoints.
   template, which the operator rolls out as a savepoint upgrade: stop with a savepoint, start the
   new code from it. Rebuilding an image for a code change would do the same but needs a registry
   round trip per change, and the Docker platform already treats code as data.
-- Program arguments: `components.pipeline.job_arguments(...)` (the Docker list, with in-cluster
-  addresses).
+- Program arguments: `components.spec.job_arguments(...)` (as on Docker, with in-cluster
+  addresses). The job sets its own parallelism and checkpointing from them; `job.parallelism` is
+  the operator's (it sizes the TaskManagers from it), from the same config value.
 - State: checkpoints, savepoints and HA metadata under `kubernetes.flinkStateDir` (object storage),
   or on a shared PVC mounted at `/opt/flink/data` in the JobManager and every TaskManager.
 - Scale: `flink.parallelism`; the operator runs ceil(parallelism / slotsPerTaskmanager) TaskManagers
@@ -23,18 +24,19 @@ Config keys are the Flink 1.19 names (`state.checkpoints.dir`, `state.savepoints
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..flink import DATA_DIR, JOB_DIR, JOB_PATH
-from .common import REPO_ROOT, SLOW, K8sPlacement, ObservedCustomResource, cpu_cores, file_set, wait_for
+from ..spec import FLINK_DATA_DIR as DATA_DIR, FLINK_JOB_DIR as JOB_DIR, FLINK_JOB_PATH as JOB_PATH
+from ..spec import FLINK_REST_PORT as REST_PORT, flink_cluster_settings
+from .common import (REPO_ROOT, RESTRICTED_CONTAINER, SLOW, K8sPlacement, ObservedCustomResource, cpu_cores,
+                     file_set, restricted_pod, wait_for)
 
 API_VERSION = "flink.apache.org/v1beta1"
 DEPLOYMENT_NAME = "clickstream-insights"
-REST_PORT = 8081
 MAIN_CONTAINER = "flink-main-container"  # the operator merges the pod template into this container
 SERVICE_ACCOUNT = "flink"  # created in the watched namespace by the operator's chart
 FLINK_UID = 9999
@@ -66,20 +68,19 @@ class FlinkArgs:
     placement: K8sPlacement
     image: str  # kubernetes.flinkImage; a change rolls JobManager and TaskManagers (savepoint upgrade)
     base_image: str  # images.flinkBase: the Flink version inside `image`
-    job_args: Sequence[str]  # components.pipeline.job_arguments(...)
-    parallelism: int = 2  # a change is a savepoint upgrade at the new parallelism
-    slots_per_taskmanager: int = 2
-    checkpoint_interval_seconds: int = 10
-    jobmanager_memory: str = "1600m"
-    taskmanager_memory: str = "1728m"
-    jobmanager_cpu: str = "1"
-    taskmanager_cpu: str = "1"
-    state_dir: str = ""  # object-store URI; empty: a shared PVC
-    storage_size: str = "10Gi"
-    storage_access_mode: str = "ReadWriteMany"
-    job_state: str = "running"  # `suspended`: stop with a savepoint and keep it
-    job_depends_on: Sequence[pulumi.Resource] = field(default_factory=list)  # topics, connector, schema
-    depends_on: Sequence[pulumi.Resource] = field(default_factory=list)  # the operator release
+    job_args: Sequence[str]  # components/spec.py job_arguments(...)
+    parallelism: int  # the operator sizes TaskManagers from it; a change is a savepoint upgrade
+    slots_per_taskmanager: int
+    jobmanager_memory: str
+    taskmanager_memory: str
+    jobmanager_cpu: str
+    taskmanager_cpu: str
+    state_dir: str  # object-store URI; empty: a shared PVC
+    storage_size: str
+    storage_access_mode: str
+    job_state: str  # `suspended`: stop with a savepoint and keep it
+    job_depends_on: Sequence[pulumi.Resource]  # topics, connector, schema
+    depends_on: Sequence[pulumi.Resource]  # the operator release
 
 
 def state_root(args: FlinkArgs) -> str:
@@ -87,22 +88,15 @@ def state_root(args: FlinkArgs) -> str:
 
 
 def flink_configuration(args: FlinkArgs) -> dict[str, str]:
-    """The Docker platform's Flink settings (components/flink.py flink_properties) that apply on
-    Kubernetes; addresses, ports and memory are the operator's business."""
+    """The cluster settings both platforms give Flink (components/spec.py), and what Kubernetes adds;
+    addresses, ports and memory are the operator's business, parallelism and checkpointing the job's."""
     root = state_root(args)
     return {
         "taskmanager.numberOfTaskSlots": str(args.slots_per_taskmanager),
-        "state.checkpoint-storage": "filesystem",
-        "state.checkpoints.dir": f"{root}/checkpoints",
-        "state.savepoints.dir": f"{root}/savepoints",
-        "execution.checkpointing.interval": f"{args.checkpoint_interval_seconds}s",
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        "restart-strategy.type": "exponential-delay",
+        **flink_cluster_settings(root),
         # A JobManager that dies comes back with the job from its latest checkpoint.
         "high-availability.type": "kubernetes",
         "high-availability.storageDir": f"{root}/ha",
-        "python.executable": "python3",
-        "python.client.executable": "python3",
     }
 
 
@@ -140,7 +134,7 @@ class KubernetesFlink(pulumi.ComponentResource):
                                                                   "items": code.items}}]
         mounts: list[dict] = [{"name": "job-code", "mountPath": JOB_DIR, "readOnly": True}]
         env: list[dict] = []
-        pod_spec: dict = {}
+        pod_spec: dict = {"securityContext": restricted_pod(FLINK_UID)}
         self.state_volume = None
         if args.state_dir:
             plugin = FS_PLUGINS.get(args.state_dir.split("://", 1)[0])
@@ -156,13 +150,14 @@ class KubernetesFlink(pulumi.ComponentResource):
                 # Bound only when a pod mounts it (WaitForFirstConsumer classes): do not await Bound.
                 metadata=p.metadata("flink-state", "flink", annotations={"pulumi.com/skipAwait": "true"}),
                 spec=claim,
-                opts=child,
+                # Savepoints and checkpoints: kept by a destroy unless the data is to go too.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=p.keep_data),
             )
             volumes.append({"name": "flink-state", "persistentVolumeClaim": {"claimName": self.state_volume.metadata.name}})
             mounts.append({"name": "flink-state", "mountPath": DATA_DIR})
-            pod_spec["securityContext"] = {"fsGroup": FLINK_UID}  # the flink user writes the volume
+            pod_spec["securityContext"] = restricted_pod(FLINK_UID, writes_volume=True)
 
-        container: dict = {"name": MAIN_CONTAINER, "volumeMounts": mounts}
+        container: dict = {"name": MAIN_CONTAINER, "volumeMounts": mounts, "securityContext": RESTRICTED_CONTAINER}
         if env:
             container["env"] = env
         pod_template = {

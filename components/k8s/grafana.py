@@ -3,7 +3,7 @@
 Same files, same paths: `grafana/provisioning/` and `grafana/dashboards/` become ConfigMaps mounted
 where the Docker platform bind-mounts them (`/etc/grafana/provisioning`, `/etc/grafana/dashboards`),
 nested folders included. Same environment: the variables the Docker container gets
-(components/grafana.py `grafana_environment`), with the in-cluster ClickHouse address, so the
+(components/spec.py `grafana_environment`), with the in-cluster ClickHouse address, so the
 datasource file's `$__env{...}` references resolve unchanged. Same secrets: one Secret mounted at
 `/run/secrets` holding `grafana_admin_password` and `clickhouse_reader_password`, read through
 `GF_SECURITY_ADMIN_PASSWORD__FILE` and the datasource's `$__file{...}`; the chart values hold no
@@ -23,15 +23,17 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..grafana import PLUGIN_DIR, PORT as GRAFANA_PORT, SECRETS_DIR
-from .common import REPO_ROOT, FileSet, K8sPlacement, file_set, resources, split_image
+from ..spec import GRAFANA_MOUNTS as MOUNTS, GRAFANA_PLUGIN_DIR as PLUGIN_DIR, GRAFANA_PORT
+from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
+from ..spec import GRAFANA_SECRETS_DIR as SECRETS_DIR
+from .common import (REPO_ROOT, RESTRICTED_CONTAINER, FileSet, K8sPlacement, file_set, resources, restricted_pod,
+                     split_image)
 from .operators import GRAFANA, release
 
 SERVICE_NAME = "grafana"
 SERVICE_PORT = 80
 SECRET_FILES = "grafana-secret-files"
-# Repository folder -> where the Docker platform mounts it (components/grafana.py).
-MOUNTS = {"provisioning": "/etc/grafana/provisioning", "dashboards": "/etc/grafana/dashboards"}
+GRAFANA_UID = 472  # the image's `grafana` user
 
 
 @dataclass
@@ -40,36 +42,14 @@ class GrafanaArgs:
     base_image: str  # images.grafanaBase: used with the chart-installed plugin when no image is given
     plugin_version: str  # images.grafanaClickhousePlugin
     image: str  # kubernetes.grafanaImage (plugin baked); "" = base image + plugin installed at start
-    admin_user: str
+    environment: dict  # components/spec.py grafana_environment (in-cluster ClickHouse)
     admin_password: pulumi.Input[str]  # secret
-    anonymous_access: bool
-    clickhouse_host: str  # in-cluster Service of ClickHouse
-    clickhouse_port: int
-    clickhouse_database: str
-    clickhouse_user: str  # the reader
-    clickhouse_password: pulumi.Input[str]  # secret
-    storage_size: str = "2Gi"
-    cpu: str = "100m"
-    memory: str = "512Mi"
-    depends_on: tuple = ()  # the schema migrations: dashboards query their tables
-
-
-def grafana_env(args: GrafanaArgs) -> dict[str, str]:
-    """The Docker container's environment (components/grafana.py), by name. The plugin path is
-    set through grafana.ini instead: the chart sets GF_PATHS_PLUGINS from it."""
-    return {
-        "GF_SECURITY_ADMIN_USER": args.admin_user,
-        "GF_SECURITY_ADMIN_PASSWORD__FILE": f"{SECRETS_DIR}/grafana_admin_password",
-        "GF_AUTH_ANONYMOUS_ENABLED": "true" if args.anonymous_access else "false",
-        "GF_USERS_ALLOW_SIGN_UP": "false",
-        "GF_ANALYTICS_REPORTING_ENABLED": "false",
-        "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
-        "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
-        "CLICKHOUSE_HOST": args.clickhouse_host,
-        "CLICKHOUSE_PORT": str(args.clickhouse_port),
-        "CLICKHOUSE_DATABASE": args.clickhouse_database,
-        "CLICKHOUSE_READER_USER": args.clickhouse_user,
-    }
+    clickhouse_password: pulumi.Input[str]  # secret: the reader's
+    secret_key: pulumi.Input[str]  # secret: Grafana's secret_key
+    storage_size: str
+    cpu: str
+    memory: str
+    depends_on: tuple  # the schema migrations: dashboards query their tables
 
 
 def provisioned_files() -> dict[str, FileSet]:
@@ -87,6 +67,8 @@ def chart_values(args: GrafanaArgs, files: dict[str, FileSet]) -> dict[str, Any]
         plugins = [f"grafana-clickhouse-datasource {args.plugin_version}"]
         plugin_dir = "/var/lib/grafana/plugins"  # on the data volume: installed once, kept
     persistence: dict[str, Any] = {"enabled": True, "size": args.storage_size}
+    if args.placement.keep_data:  # Helm leaves a resource with this policy when the release goes
+        persistence["annotations"] = {"helm.sh/resource-policy": "keep"}
     if args.placement.storage_class:
         persistence["storageClassName"] = args.placement.storage_class
     return {
@@ -94,9 +76,14 @@ def chart_values(args: GrafanaArgs, files: dict[str, FileSet]) -> dict[str, Any]
         "image": {"registry": registry, "repository": repository, "tag": tag},
         "replicas": 1,  # sqlite on the volume: one writer
         "persistence": persistence,
+        # `restricted`: fsGroup makes the volume writable, so the chart's root chown init container is not needed.
+        "securityContext": restricted_pod(GRAFANA_UID, writes_volume=True),
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+        "initChownData": {"enabled": False},
         "resources": resources(args.cpu, args.memory),
         "plugins": plugins,
-        "env": grafana_env(args),
+        # The plugin path is set through grafana.ini instead: the chart sets GF_PATHS_PLUGINS from it.
+        "env": args.environment,
         "grafana.ini": {"paths": {"plugins": plugin_dir}},
         "extraSecretMounts": [{
             "name": "secret-files", "secretName": SECRET_FILES, "mountPath": SECRETS_DIR,
@@ -130,8 +117,10 @@ class KubernetesGrafana(pulumi.ComponentResource):
             f"{name}-secret-files",
             metadata=p.metadata(SECRET_FILES, "grafana"),
             string_data={
-                "grafana_admin_password": pulumi.Output.secret(args.admin_password),
-                "clickhouse_reader_password": pulumi.Output.secret(args.clickhouse_password),
+                # Mounted at SECRETS_DIR: each key is the file name Grafana reads.
+                GRAFANA_ADMIN_PASSWORD_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.admin_password),
+                GRAFANA_READER_PASSWORD_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.clickhouse_password),
+                GRAFANA_SECRET_KEY_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.secret_key),
             },
             opts=child,
         )

@@ -1,6 +1,6 @@
 """Kafka on Strimzi: a `Kafka` cluster in KRaft mode whose nodes come from `KafkaNodePool`s, and the
-pipeline's topics as `KafkaTopic`s (the same names, partitions and retention as the Docker
-platform's topic resources: `pageviews` and the insight topics of docs/data-contract.md).
+pipeline's topics (components/spec.py `topics`: `pageviews` and the insight topics of
+docs/data-contract.md) as `KafkaTopic`s.
 
 Node pools: by default one pool whose nodes are brokers and KRaft controllers (`kafka_replicas`
 nodes); with `controller_replicas > 0`, a dedicated controller pool (the production layout) and a
@@ -11,13 +11,13 @@ In-cluster clients bootstrap from the `plain` listener: `<cluster>-kafka-bootstr
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import pulumi
 
-from ..kafka import INSIGHT_TOPICS
+from ..contract import topic_object_name
+from ..spec import Topic
 from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
 from .operators import KAFKA_METADATA_VERSION, KAFKA_VERSION
 
@@ -29,19 +29,15 @@ PLAIN_PORT = 9092
 @dataclass
 class KafkaArgs:
     placement: K8sPlacement
-    replicas: int = 3  # broker nodes; adding one is a scale-out Strimzi performs without downtime
-    controller_replicas: int = 0  # 0: the brokers are the controllers; odd n: a dedicated controller pool
-    storage_size: str = "20Gi"  # per broker; a larger size expands the PVC when the class allows it
-    controller_storage_size: str = "5Gi"
-    cpu: str = "500m"
-    memory: str = "2Gi"
-    heap: str = "1g"  # -Xms/-Xmx inside `memory`
-    pageviews_topic: str = "pageviews"
-    pageviews_partitions: int = 3  # raising is in place; Strimzi refuses to lower partitions
-    pageviews_retention_hours: int = 168
-    insight_partitions: int = 3
-    insight_topics: dict = field(default_factory=lambda: dict(INSIGHT_TOPICS))
-    depends_on: tuple = ()  # the Strimzi operator release
+    replicas: int  # broker nodes; adding one is a scale-out Strimzi performs without downtime
+    controller_replicas: int  # 0: the brokers are the controllers; odd n: a dedicated controller pool
+    storage_size: str  # per broker; a larger size expands the PVC when the class allows it
+    controller_storage_size: str
+    cpu: str
+    memory: str
+    heap: str  # -Xms/-Xmx inside `memory`
+    topics: Sequence[Topic]  # components/spec.py `topics`: pageviews first; Strimzi refuses fewer partitions
+    depends_on: tuple  # the Strimzi operator release
 
 
 def replication(brokers: int) -> tuple[int, int]:
@@ -65,11 +61,6 @@ def broker_config(args: KafkaArgs) -> dict[str, object]:
     }
 
 
-def topic_resource_name(topic: str) -> str:
-    """A DNS-1123 name for a KafkaTopic; the real name goes in `spec.topicName`."""
-    return re.sub(r"[^a-z0-9.-]", "-", topic.lower()).strip("-.")[:253]
-
-
 class StrimziKafka(pulumi.ComponentResource):
     """The Kafka cluster, its node pools and the pipeline's topics."""
 
@@ -81,15 +72,20 @@ class StrimziKafka(pulumi.ComponentResource):
     pageviews: ObservedCustomResource
     insight_topics: dict[str, ObservedCustomResource]
 
+    @staticmethod
+    def bootstrap_address(placement: K8sPlacement) -> str:
+        """In-cluster bootstrap of the `plain` listener: known before the cluster exists."""
+        return f"{placement.service_host(f'{CLUSTER_NAME}-kafka-bootstrap')}:{PLAIN_PORT}"
+
     def __init__(self, name: str, args: KafkaArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("clickstreamer:k8s:StrimziKafka", name, None, opts)
         p = args.placement
-        self.bootstrap = f"{p.service_host(f'{CLUSTER_NAME}-kafka-bootstrap')}:{PLAIN_PORT}"
+        self.bootstrap = self.bootstrap_address(p)
         cluster_label = {"strimzi.io/cluster": CLUSTER_NAME}
 
         def volume(size: str) -> dict[str, object]:
             disk: dict[str, object] = {"id": 0, "type": "persistent-claim", "size": size,
-                                       "deleteClaim": False, "kraftMetadata": "shared"}
+                                       "deleteClaim": not p.keep_data, "kraftMetadata": "shared"}
             if p.storage_class:
                 disk["class"] = p.storage_class
             return {"type": "jbod", "volumes": [disk]}
@@ -138,23 +134,23 @@ class StrimziKafka(pulumi.ComponentResource):
         )
 
         rf, _ = replication(args.replicas)
-        retention_ms = str(args.pageviews_retention_hours * 3600 * 1000)
-        topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster], custom_timeouts=SLOW)
-
-        def topic(role: str, topic_name: str, partitions: int) -> ObservedCustomResource:
-            return ObservedCustomResource(
-                f"{name}-topic-{role.replace('_', '-')}",
+        # The topic operator deletes a topic whose KafkaTopic goes: kept by a destroy unless the data is to go too.
+        topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster], custom_timeouts=SLOW,
+                                            retain_on_delete=p.keep_data)
+        made = {
+            topic.role: ObservedCustomResource(
+                f"{name}-topic-{topic.role.replace('_', '-')}",
                 api_version=API_VERSION,
                 kind="KafkaTopic",
-                metadata=p.metadata(topic_resource_name(topic_name), "kafka", labels=cluster_label,
+                metadata=p.metadata(topic_object_name(topic.name), "kafka", labels=cluster_label,
                                     annotations=wait_for("condition=Ready")),
-                spec={"topicName": topic_name, "partitions": partitions, "replicas": rf,
-                      "config": {"retention.ms": retention_ms, "cleanup.policy": "delete"}},
+                spec={"topicName": topic.name, "partitions": topic.partitions, "replicas": rf,
+                      "config": dict(topic.config)},
                 opts=topic_opts,
             )
-
-        self.pageviews = topic("pageviews", args.pageviews_topic, args.pageviews_partitions)
-        self.insight_topics = {role: topic(role, name_, args.insight_partitions)
-                               for role, name_ in args.insight_topics.items()}
+            for topic in args.topics
+        }
+        self.pageviews = made.pop("pageviews")
+        self.insight_topics = made
         self.register_outputs({"cluster": self.cluster, "bootstrap": self.bootstrap,
                                "pageviews": self.pageviews, "insight_topics": self.insight_topics})

@@ -1,5 +1,5 @@
-"""KubernetesPipeline: the logical pipeline of ClickstreamPipeline (components/pipeline.py) on a
-Kubernetes cluster, on operators rather than hand-written replicas (design.md §5):
+"""KubernetesPipeline: the pipeline of components/spec.py on a Kubernetes cluster, on operators
+rather than hand-written replicas:
 
     Namespaces ── Operators (Helm: Strimzi, Flink operator, Altinity) ─┬─ Kafka (node pools) ─┬─ KafkaTopics ─────┐
                                                                        │                      ├─ SchemaRegistry ──┤
@@ -8,9 +8,9 @@ Kubernetes cluster, on operators rather than hand-written replicas (design.md §
                                                                        └─ FlinkDeployment ◄── topics, connector, schema, migrations
     Grafana (Helm) ◄── SchemaMigrations
 
-The same typed config, the same secrets handling (`ensure_password`) and the same stack output
-keys (`OUTPUT_KEYS`); URLs are in-cluster Service addresses (docs/kubernetes.md has the
-port-forward commands that reach them from outside).
+The same typed config, the same secrets (components/secrets.py) and the same stack outputs
+(components/spec.py `stack_outputs`) as on Docker; URLs are in-cluster Service addresses
+(docs/kubernetes.md has the port-forward commands that reach them from outside).
 """
 from __future__ import annotations
 
@@ -19,22 +19,29 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .. import spec
 from ..config import PipelineConfig
-from ..kafka import INSIGHT_TOPICS
-from ..pipeline import OUTPUT_KEYS, PipelineSecrets, ensure_password, job_arguments, migration_params
-from .clickhouse import HTTP_PORT as CLICKHOUSE_HTTP_PORT, SERVICE_NAME as CLICKHOUSE_SERVICE, ClickHouseArgs, KubernetesClickHouse
+from ..secrets import PipelineSecrets, ensure_passwords
+from .clickhouse import POD_LABELS as CLICKHOUSE_PODS, SERVICE_NAME as CLICKHOUSE_SERVICE, ClickHouseArgs, KubernetesClickHouse
 from .common import K8sPlacement
 from .connect import ConnectArgs, StrimziConnect
 from .flink import FlinkArgs, KubernetesFlink
 from .grafana import GrafanaArgs, KubernetesGrafana
 from .kafka import KafkaArgs, StrimziKafka, replication
+from .network import NetworkPolicies, NetworkPoliciesArgs
 from .operators import Operators, OperatorsArgs
-from .schema_registry import SchemaRegistry, SchemaRegistryArgs
+from .schema_registry import SERVICE_NAME as SCHEMA_REGISTRY_SERVICE, SchemaRegistry, SchemaRegistryArgs
+
+
+# Where the schema migrations reach ClickHouse by default: `kubectl -n <namespace> port-forward
+# svc/clickhouse-clickstream 18123:8123` on the machine running `pulumi up` (docs/kubernetes.md).
+PORT_FORWARD_URL = "http://127.0.0.1:18123"
 
 
 class KubernetesPipeline(pulumi.ComponentResource):
     """Every service of the pipeline, on a Kubernetes cluster (the current kubeconfig context)."""
 
+    network: NetworkPolicies
     operators: Operators
     kafka: StrimziKafka
     schema_registry: SchemaRegistry
@@ -43,7 +50,7 @@ class KubernetesPipeline(pulumi.ComponentResource):
     flink: KubernetesFlink
     grafana: KubernetesGrafana
     outputs: dict[str, pulumi.Input]
-    """Stack outputs, keyed by OUTPUT_KEYS (the Docker platform's keys)."""
+    """Stack outputs, keyed by components.spec.OUTPUT_KEYS."""
 
     def __init__(self, name: str, cfg: PipelineConfig, secrets: PipelineSecrets,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -51,13 +58,13 @@ class KubernetesPipeline(pulumi.ComponentResource):
         kc = cfg.kubernetes
         child = pulumi.ResourceOptions(parent=self)
 
-        clickhouse_password = ensure_password(f"{name}-clickhouse-password", secrets.clickhouse_password, self)
-        reader_password = ensure_password(f"{name}-clickhouse-reader-password", secrets.clickhouse_reader_password, self)
-        grafana_password = ensure_password(f"{name}-grafana-admin-password", secrets.grafana_admin_password, self)
+        passwords = ensure_passwords(name, secrets, self)
 
         namespaces: list[pulumi.Resource] = []
         if kc.create_namespaces:
-            app_ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": kc.namespace}, opts=child)
+            # Deleting a namespace deletes every volume in it: kept unless the data is to go too.
+            keep = pulumi.ResourceOptions(parent=self, retain_on_delete=not cfg.drop_data_on_destroy)
+            app_ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": kc.namespace}, opts=keep)
             ops_ns = k8s.core.v1.Namespace(f"{name}-operators-namespace", metadata={"name": kc.operators_namespace},
                                            opts=child)
             namespaces = [app_ns, ops_ns]
@@ -66,62 +73,70 @@ class KubernetesPipeline(pulumi.ComponentResource):
         else:
             app_namespace, ops_namespace = kc.namespace, kc.operators_namespace
         placement = K8sPlacement(namespace=app_namespace, namespace_name=kc.namespace,
-                                 storage_class=kc.storage_class, stack_label=pulumi.get_stack())
+                                 storage_class=kc.storage_class, stack_label=pulumi.get_stack(),
+                                 keep_data=not cfg.drop_data_on_destroy)
+        endpoints = spec.Endpoints(
+            kafka_bootstrap=StrimziKafka.bootstrap_address(placement),
+            schema_registry_url=f"http://{placement.service_host(SCHEMA_REGISTRY_SERVICE)}:{spec.SCHEMA_REGISTRY_PORT}",
+            clickhouse_host=placement.service_host(CLICKHOUSE_SERVICE),
+        )
+
+        load_balancer_ranges = tuple(c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",") if c.strip())
+        self.network = NetworkPolicies(f"{name}-network", NetworkPoliciesArgs(
+            placement=placement, operators_namespace=kc.operators_namespace, clickhouse_pods=CLICKHOUSE_PODS,
+            load_balancer_source_ranges=load_balancer_ranges if kc.clickhouse_load_balancer else (),
+        ), opts=pulumi.ResourceOptions(parent=self, depends_on=namespaces))
 
         # The charts bind roles in the watched namespace, so it must exist before they install.
         self.operators = Operators(f"{name}-operators", OperatorsArgs(
-            namespace=ops_namespace, watch_namespace=kc.namespace, depends_on=tuple(namespaces),
+            namespace=ops_namespace, watch_namespace=kc.namespace, restricted_pods=bool(kc.connect_image),
+            depends_on=tuple(namespaces),
         ), opts=child)
-        topics = dict(INSIGHT_TOPICS)
-
         self.kafka = StrimziKafka(f"{name}-kafka", KafkaArgs(
             placement=placement, replicas=kc.kafka_replicas, controller_replicas=kc.kafka_controller_replicas,
             storage_size=kc.kafka_storage_size, controller_storage_size=kc.kafka_controller_storage_size,
-            cpu=kc.kafka_cpu, memory=kc.kafka_memory, heap=cfg.kafka.heap,
-            pageviews_topic=cfg.kafka.pageviews_topic, pageviews_partitions=cfg.kafka.pageviews_partitions,
-            pageviews_retention_hours=cfg.kafka.pageviews_retention_hours,
-            insight_partitions=cfg.kafka.insight_partitions, insight_topics=topics,
+            cpu=kc.kafka_cpu, memory=kc.kafka_memory, heap=cfg.kafka.heap, topics=spec.topics(cfg),
             depends_on=(self.operators.strimzi,),
         ), opts=child)
 
         self.schema_registry = SchemaRegistry(f"{name}-schema-registry", SchemaRegistryArgs(
-            placement=placement, image=cfg.images.schema_registry, kafka_bootstrap=self.kafka.bootstrap,
-            replication_factor=replication(kc.kafka_replicas)[0], replicas=kc.schema_registry_replicas,
+            placement=placement, image=cfg.images.schema_registry,
+            settings=spec.schema_registry_settings(endpoints, replication_factor=replication(kc.kafka_replicas)[0]),
+            replicas=kc.schema_registry_replicas,
             cpu=kc.schema_registry_cpu, memory=kc.schema_registry_memory, depends_on=(self.kafka.cluster,),
         ), opts=child)
 
         self.connect = StrimziConnect(f"{name}-connect", ConnectArgs(
-            placement=placement, kafka_bootstrap=self.kafka.bootstrap,
-            schema_registry_url=self.schema_registry.url, topic=cfg.kafka.pageviews_topic,
-            datagen_version=cfg.images.datagen_version,
+            placement=placement, kafka_bootstrap=endpoints.kafka_bootstrap,
+            # -1: the broker's default.replication.factor, which follows the cluster's size.
+            worker_settings=spec.connect_worker_settings(endpoints, replication_factor=-1),
+            datagen_config=spec.datagen_config(cfg, endpoints), datagen_version=cfg.images.datagen_version,
             avro_converter_version=cfg.images.connect_base.rsplit(":", 1)[-1],
             image=kc.connect_image, build_registry=kc.connect_build_registry, push_secret=kc.connect_push_secret,
             replicas=kc.connect_replicas, cpu=kc.connect_cpu, memory=kc.connect_memory,
-            max_interval_ms=cfg.datagen.max_interval_ms, iterations=cfg.datagen.iterations,
-            tasks_max=cfg.datagen.tasks_max,
             depends_on=(self.kafka.cluster,),
             connector_depends_on=(self.kafka.pageviews, self.schema_registry.deployment, self.schema_registry.service),
         ), opts=child)
 
         self.clickhouse = KubernetesClickHouse(f"{name}-clickhouse", ClickHouseArgs(
             placement=placement, image=cfg.images.clickhouse, database=cfg.clickhouse.database,
-            user=cfg.clickhouse.user, password=clickhouse_password,
-            reader_user=cfg.clickhouse.reader_user, reader_password=reader_password,
-            migration_params=migration_params(cfg, self.kafka.bootstrap, topics),
+            user=cfg.clickhouse.user, password=passwords.clickhouse,
+            reader_user=cfg.clickhouse.reader_user, reader_password=passwords.reader,
+            migration_params=spec.migration_params(cfg, endpoints),
             storage_size=kc.clickhouse_storage_size, cpu=kc.clickhouse_cpu, memory=kc.clickhouse_memory,
-            url=kc.clickhouse_url,
-            load_balancer_source_ranges=tuple(c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",")
-                                              if c.strip()),
-            drop_data_on_destroy=cfg.clickhouse.drop_data_on_destroy,
+            # Default: reached through a `kubectl port-forward` (docs/kubernetes.md), nothing exposed.
+            url=kc.clickhouse_url or ("" if kc.clickhouse_load_balancer else PORT_FORWARD_URL),
+            load_balancer=kc.clickhouse_load_balancer,
+            load_balancer_source_ranges=load_balancer_ranges,
+            drop_data_on_destroy=cfg.drop_data_on_destroy,
             depends_on=(self.operators.clickhouse,),
             migrations_depend_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)
 
         self.flink = KubernetesFlink(f"{name}-flink", FlinkArgs(
             placement=placement, image=kc.flink_image, base_image=cfg.images.flink_base,
-            job_args=job_arguments(cfg, self.kafka.bootstrap, self.schema_registry.url, topics),
+            job_args=spec.job_arguments(cfg, endpoints),
             parallelism=cfg.flink.parallelism, slots_per_taskmanager=cfg.flink.slots_per_taskmanager,
-            checkpoint_interval_seconds=cfg.flink.checkpoint_interval_seconds,
             jobmanager_memory=cfg.flink.jobmanager_memory, taskmanager_memory=cfg.flink.taskmanager_memory,
             jobmanager_cpu=kc.flink_jobmanager_cpu, taskmanager_cpu=kc.flink_taskmanager_cpu,
             state_dir=kc.flink_state_dir, storage_size=kc.flink_storage_size,
@@ -134,31 +149,19 @@ class KubernetesPipeline(pulumi.ComponentResource):
         self.grafana = KubernetesGrafana(f"{name}-grafana", GrafanaArgs(
             placement=placement, base_image=cfg.images.grafana_base,
             plugin_version=cfg.images.grafana_clickhouse_plugin, image=kc.grafana_image,
-            admin_user=cfg.grafana.admin_user, admin_password=grafana_password,
-            anonymous_access=cfg.grafana.anonymous_access,
-            clickhouse_host=placement.service_host(CLICKHOUSE_SERVICE), clickhouse_port=CLICKHOUSE_HTTP_PORT,
-            clickhouse_database=cfg.clickhouse.database, clickhouse_user=cfg.clickhouse.reader_user,
-            clickhouse_password=reader_password, storage_size=kc.grafana_storage_size,
-            cpu=kc.grafana_cpu, memory=kc.grafana_memory,
-            depends_on=(self.clickhouse.migrations,),
+            environment=spec.grafana_environment(cfg, endpoints), admin_password=passwords.grafana,
+            clickhouse_password=passwords.reader, secret_key=passwords.grafana_secret_key,
+            storage_size=kc.grafana_storage_size,
+            cpu=kc.grafana_cpu, memory=kc.grafana_memory, depends_on=(self.clickhouse.migrations,),
         ), opts=child)
 
-        self.outputs = {
-            "grafanaUrl": self.grafana.url,
-            "flinkUrl": self.flink.url,
-            "connectUrl": self.connect.url,
-            "schemaRegistryUrl": self.schema_registry.url,
-            "clickhouseUrl": self.clickhouse.url,
-            "kafkaBootstrap": self.kafka.bootstrap,
-            "schemaVersion": self.clickhouse.migrations.version,
-            "flinkJobId": self.flink.job_id,
-            "flinkLastSavepoint": self.flink.last_savepoint,
-            "grafanaAdminUser": cfg.grafana.admin_user,
-            "grafanaAdminPassword": grafana_password,
-            "clickhouseUser": cfg.clickhouse.user,
-            "clickhousePassword": clickhouse_password,
-            "clickhouseReaderUser": cfg.clickhouse.reader_user,
-            "clickhouseReaderPassword": reader_password,
-        }
-        assert tuple(self.outputs) == OUTPUT_KEYS, "the Kubernetes outputs must be the Docker platform's keys"
+        self.outputs = spec.stack_outputs(cfg, spec.ServiceOutputs(
+            grafana_url=self.grafana.url, flink_url=self.flink.url, connect_url=self.connect.url,
+            schema_registry_url=self.schema_registry.url, clickhouse_url=self.clickhouse.url,
+            kafka_bootstrap=self.kafka.bootstrap, schema_version=self.clickhouse.migrations.version,
+            flink_job_id=self.flink.job_id, flink_last_savepoint=self.flink.last_savepoint,
+            # The LoadBalancer the migrations reach ClickHouse through is reachable beyond the cluster.
+            exposed=self.clickhouse.migrations_url.apply(lambda url: {"clickhouseHttp": url})
+            if self.clickhouse.external else {},
+        ), passwords)
         self.register_outputs(self.outputs)

@@ -15,32 +15,27 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .common import K8sPlacement, resources
+from ..spec import SCHEMA_REGISTRY_PORT as PORT
+from .common import RESTRICTED_CONTAINER, K8sPlacement, resources, restricted_pod
 
 SERVICE_NAME = "schema-registry"
-PORT = 8081
+APPUSER_UID = 1000  # the Confluent images' `appuser`
 
 
 @dataclass
 class SchemaRegistryArgs:
     placement: K8sPlacement
     image: str  # pinned cp-schema-registry image (images.schemaRegistry); a change rolls the pods
-    kafka_bootstrap: str  # in-cluster bootstrap of the Strimzi cluster
-    replication_factor: int  # of the `_schemas` topic
-    replicas: int = 1
-    cpu: str = "100m"
-    memory: str = "768Mi"
-    depends_on: tuple = ()  # the Kafka cluster: the registry exits when Kafka is not there
+    settings: dict  # components/spec.py schema_registry_settings (in-cluster Kafka, `_schemas` replication)
+    replicas: int
+    cpu: str
+    memory: str
+    depends_on: tuple  # the Kafka cluster: the registry exits when Kafka is not there
 
 
 def schema_registry_env(args: SchemaRegistryArgs) -> list[dict]:
-    return [
-        {"name": "SCHEMA_REGISTRY_HOST_NAME", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS", "value": f"PLAINTEXT://{args.kafka_bootstrap}"},
-        {"name": "SCHEMA_REGISTRY_LISTENERS", "value": f"http://0.0.0.0:{PORT}"},
-        {"name": "SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR", "value": str(args.replication_factor)},
-        {"name": "SCHEMA_REGISTRY_HEAP_OPTS", "value": "-Xms256m -Xmx512m"},
-    ]
+    return [{"name": "SCHEMA_REGISTRY_HOST_NAME", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            *({"name": key, "value": value} for key, value in args.settings.items())]
 
 
 class SchemaRegistry(pulumi.ComponentResource):
@@ -67,8 +62,10 @@ class SchemaRegistry(pulumi.ComponentResource):
                     "metadata": {"labels": p.labels(SERVICE_NAME)},
                     "spec": {
                         "enableServiceLinks": False,
+                        "securityContext": restricted_pod(APPUSER_UID),
                         "containers": [{
                             "name": "schema-registry",
+                            "securityContext": RESTRICTED_CONTAINER,
                             "image": args.image,
                             "ports": [{"name": "http", "containerPort": PORT}],
                             "env": schema_registry_env(args),

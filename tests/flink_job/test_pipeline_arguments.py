@@ -1,4 +1,4 @@
-"""The program arguments the Pulumi pipeline passes (components.pipeline.job_arguments, computed in
+"""The program arguments the Pulumi pipeline passes (components.spec.job_arguments, computed in
 the program's environment) are exactly what the job's parser accepts, with the values intended.
 
 The two live in different Python environments (apache-flink cannot share one with Pulumi), so the
@@ -18,12 +18,11 @@ PROGRAM_PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 PRODUCE = """
 import json
 from components.config import parse_config
-from components.kafka import INSIGHT_TOPICS
-from components.pipeline import job_arguments
+from components.spec import Endpoints, job_arguments
 cfg = parse_config({"flink": {"sessionGapMinutes": 7, "checkpointIntervalSeconds": 15,
                               "watermarkDelaySeconds": 3, "sourceIdleTimeoutSeconds": 45,
                               "deliveryGuarantee": "exactly-once", "parallelism": 2}})
-print(json.dumps(job_arguments(cfg, "kafka:29092", "http://schema-registry:8081", dict(INSIGHT_TOPICS))))
+print(json.dumps(job_arguments(cfg, Endpoints("kafka:29092", "http://schema-registry:8081", "clickhouse"))))
 """
 
 

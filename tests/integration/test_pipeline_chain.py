@@ -20,7 +20,7 @@ import pytest
 from components.clients.flink_rest import FlinkClient
 from components.clients.migrations import Migrator, discover
 from components.config import parse_config
-from components.pipeline import job_arguments
+from components.spec import Endpoints, job_arguments
 from tests.flink_job.pageviews import (PAGEVIEWS_SCHEMA, PAGEVIEWS_SUBJECT, PageView, Record, create_topics,
                                        expected_insights, pageview_record, produce)
 from tests.schema.test_kafka_ingest import run_view
@@ -70,7 +70,7 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
 
     # The job as the pipeline submits it, bounded so that it finishes and every window fires.
     cfg = parse_config({"kafka": {"pageviewsTopic": source}, "flink": {"parallelism": 1}})
-    args = [*job_arguments(cfg, kafka.bootstrap, registry.url, topics),
+    args = [*job_arguments(cfg, Endpoints(kafka.bootstrap, registry.url, clickhouse_host="unused"), topics),
             "--bounded", "--startup-mode", "earliest-offset", "--group-id", f"chain-{run}"]
     client = FlinkClient(flink.rest_url)
     job_id = client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"), args)

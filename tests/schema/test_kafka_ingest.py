@@ -29,6 +29,8 @@ from tests.support.kafka import KafkaBroker
 from .conftest import DATABASE, PARAMS, REPO, SCHEMA_DIR
 
 DB = DATABASE
+# Not about retention: rows are kept whatever day the test's clock says (tests/support/clock.py).
+PARAMS = {**PARAMS, "raw_ttl_days": 3650}
 SOURCES = ("events", "page_stats_1m", "user_activity_1m", "sessions", "malformed")
 
 

@@ -142,6 +142,20 @@ def insert(executor, table: str, values: str) -> None:
 @pytest.fixture
 def loaded(migrated):
     """Known job output, inserted batch by batch, replays and a late re-fired window included."""
+    return load_known_output(migrated)
+
+
+@pytest.fixture
+def loaded_unmerged(migrated):
+    """`loaded` with every inserted block kept as its own part: no background merge collapses a
+    replay before a test counts what arrived."""
+    for (table,) in migrated.rows(f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine LIKE '%MergeTree'"):
+        # Test-only: no part is small enough to merge.
+        migrated.command(f"ALTER TABLE {DB}.{table} MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1")
+    return load_known_output(migrated)
+
+
+def load_known_output(migrated):
     ps = "(window_start, window_end, page_id, views, unique_users) VALUES"
     insert(migrated, "page_stats_1m", f"{ps} ('{DAY} 13:05:00', '{DAY} 13:06:00', 'Page_17', 12, 5),"
                                       f" ('{DAY} 13:05:00', '{DAY} 13:06:00', 'Page_11', 3, 2),"
@@ -231,7 +245,8 @@ def test_dashboard_views_stay_exact_after_background_merges(loaded):
     assert rows(loaded, "SELECT count() FROM {db}.page_stats_1h") == [(2 + 1,)], "one row per (hour, page) once merged"
 
 
-def test_pipeline_health_views_count_what_arrived(loaded):
+def test_pipeline_health_views_count_what_arrived(loaded_unmerged):
+    loaded = loaded_unmerged
     arrived = dict(rows(loaded, "SELECT source_table, sum(rows) FROM {db}.v_ingested_1m GROUP BY source_table"))
     assert arrived == {"pageviews": 4, "page_stats_1m": 6, "user_activity_1m": 5, "sessions": 5,
                        "malformed_events": 2, "ingest_errors": 1}

@@ -13,16 +13,30 @@ far from any retention. Tests that are about retention place their rows relative
 examples) onto `DAY`.
 
 Stdlib only: imported by both the program's and the Flink job's environments. Prove independence
-from the date by running a suite under a shifted clock (README, "Testing": `faketime`).
+from the date by running a suite under a shifted clock (README, "Testing"): `faketime` shifts the
+clock of the test process and of the engines it starts; where a process cannot run under
+libfaketime (librdkafka's timed waits hang under it), `CLICKSTREAMER_CLOCK_SHIFT=+365d` shifts this
+module's clock instead, so the known data is dated a year off what the engines read.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-_SESSION_START = datetime.fromtimestamp(time.time(), tz=timezone.utc)
+
+def _shift_seconds(text: str) -> int:
+    """`+365d` / `-12h` / `0` as seconds (the syntax of faketime's relative offsets, d and h only)."""
+    match = re.fullmatch(r"([+-]?[0-9]+)([dh]?)", text.strip())
+    if not match:
+        raise ValueError(f"CLICKSTREAMER_CLOCK_SHIFT={text!r}: give a whole number of days or hours, e.g. +365d")
+    return int(match.group(1)) * {"d": 86400, "h": 3600, "": 1}[match.group(2)]
+
+
+SHIFT_SECONDS = _shift_seconds(os.environ.get("CLICKSTREAMER_CLOCK_SHIFT", "0"))
+_SESSION_START = datetime.fromtimestamp(time.time() + SHIFT_SECONDS, tz=timezone.utc)
 
 DAY: str = (_SESSION_START - timedelta(days=1)).strftime("%Y-%m-%d")
 """`YYYY-MM-DD`: the day every known row is placed on."""
@@ -32,7 +46,7 @@ _DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}(?=[ T]\d{2}:\d{2})")
 
 def now_ms() -> int:
     """Milliseconds since the epoch, now (the clock ClickHouse's `now()` and the broker read)."""
-    return int(time.time() * 1000)
+    return int((time.time() + SHIFT_SECONDS) * 1000)
 
 
 def at(clock: str, day: str = DAY) -> str:

@@ -26,9 +26,9 @@ def test_values_typed_as_strings_by_the_cli_are_accepted():
 BAD_CONFIGS = [
     # (config, key named in the error, words of what is allowed)
     ({"platform": "swarm"}, "clickstreamer:platform", "docker, kubernetes"),
-    ({"bindAddress": "localhost"}, "clickstreamer:bindAddress", "IP address"),
-    ({"images": {"kafka": "confluentinc/cp-kafka"}}, "clickstreamer:images.kafka", "pinned to a tag"),
-    ({"images": {"grafanaBase": "grafana/grafana:latest"}}, "clickstreamer:images.grafanaBase", "not :latest"),
+    ({"bindAddress": "localhost"}, "clickstreamer:bindAddress", "loopback address"),
+    ({"images": {"kafka": "confluentinc/cp-kafka"}}, "clickstreamer:images.kafka", "pinned to a release tag or digest"),
+    ({"images": {"grafanaBase": "grafana/grafana:latest"}}, "clickstreamer:images.grafanaBase", "moving tags"),
     ({"images": {"datagenVersion": "0.7.1"}}, "clickstreamer:images.datagenVersion", "0.6.x"),
     ({"ports": {"flinkUi": 8081}}, "clickstreamer:ports.flinkUi", "already used by ports.schemaRegistry"),
     ({"ports": {"grafana": 70000}}, "clickstreamer:ports.grafana", "between 1 and 65535"),
@@ -42,7 +42,7 @@ BAD_CONFIGS = [
     ({"flink": {"parallelism": 5}}, "clickstreamer:flink.parallelism", "taskmanagers x slotsPerTaskmanager = 2"),
     ({"flink": {"taskmanagers": 0}}, "clickstreamer:flink.taskmanagers", "between 1 and 64"),
     ({"flink": {"onDestroy": "drop"}}, "clickstreamer:flink.onDestroy", "savepoint, cancel"),
-    ({"flink": {"taskmanagerMemory": "512m"}}, "clickstreamer:flink.taskmanagerMemory", "at least 1024m"),
+    ({"flink": {"taskmanagerMemory": "512m"}}, "clickstreamer:flink.taskmanagerMemory", "between 1024m"),
     ({"flink": {"checkpointIntervalSeconds": "often"}}, "clickstreamer:flink.checkpointIntervalSeconds", "whole number"),
     ({"clickhouse": {"database": "click-stream"}}, "clickstreamer:clickhouse.database", "identifier"),
     ({"clickhouse": {"user": "default"}}, "clickstreamer:clickhouse.user", "must not be `default`"),
@@ -52,6 +52,62 @@ BAD_CONFIGS = [
     ({"flink": "parallelism=2"}, "clickstreamer:flink", "must be an object"),
     ({"colour": "blue"}, "clickstreamer:colour", "unknown key"),
     ({"platform": "kubernetes"}, "clickstreamer:kubernetes.flinkImage", "required on kubernetes"),
+]
+
+
+K8S = {"platform": "kubernetes", "kubernetes": {"flinkImage": "registry.example.com/clickstreamer/flink:1.20.3-1",
+                                                 "connectBuildRegistry": "registry.example.com/clickstreamer"}}
+
+
+def on_kubernetes(**sections) -> dict:
+    config = {**K8S, **sections}
+    config["kubernetes"] = {**K8S["kubernetes"], **sections.get("kubernetes", {})}
+    return config
+
+
+# Unsafe or late-failing configs, one or more per class (issue: secure by default).
+BAD_CONFIGS += [
+    ({"kafka": {"pageviewsTopic": ".."}}, "clickstreamer:kafka.pageviewsTopic", "not `.` or `..`"),
+    ({"kafka": {"pageviewsTopic": "__consumer_offsets"}}, "clickstreamer:kafka.pageviewsTopic", "reserved"),
+    ({"kafka": {"pageviewsTopic": "_schemas"}}, "clickstreamer:kafka.pageviewsTopic", "reserved"),
+    ({"kafka": {"pageviewsTopic": "_connect-offsets"}}, "clickstreamer:kafka.pageviewsTopic", "reserved"),
+    ({"kafka": {"pageviewsTopic": "clickstream.sessions"}}, "clickstreamer:kafka.pageviewsTopic", "output topics"),
+    (on_kubernetes(kafka={"pageviewsTopic": "Clickstream.Events"}), "clickstreamer:kafka.pageviewsTopic",
+     "Kubernetes object 'clickstream.events'"),
+    ({"bindAddress": "224.0.0.1"}, "clickstreamer:bindAddress", "loopback address"),
+    ({"bindAddress": "0.0.0.0"}, "clickstreamer:bindAddress", "set expose.address and expose.services"),
+    ({"expose": {"address": "0.0.0.0", "services": "flinkUi"}}, "clickstreamer:expose.services",
+     "flinkUi is an admin API"),
+    ({"expose": {"address": "0.0.0.0", "services": "schemaRegistry"}}, "clickstreamer:expose.services",
+     "set expose.acknowledgeUnauthenticated"),
+    ({"expose": {"address": "0.0.0.0", "services": "grafana"}, "grafana": {"anonymousAccess": True}},
+     "clickstreamer:expose.services", "grafana.anonymousAccess"),
+    ({"expose": {"services": "grafana"}}, "clickstreamer:expose.address", "required"),
+    ({"expose": {"address": "239.1.1.1", "services": "grafana"}}, "clickstreamer:expose.address", "unicast"),
+    ({"images": {"kafka": "confluentinc/cp-kafka:LATEST"}}, "clickstreamer:images.kafka", "moving tags"),
+    ({"images": {"clickhouse": "clickhouse/clickhouse-server:main"}}, "clickstreamer:images.clickhouse", "moving tags"),
+    ({"images": {"grafanaBase": "grafana/grafana:11"}}, "clickstreamer:images.grafanaBase", "moving tags"),
+    ({"images": {"flinkBase": "flink:1.19.1-scala_2.12-java17"}}, "clickstreamer:images.flinkBase", "Flink 1.20.x"),
+    ({"kafka": {"heap": "64m"}}, "clickstreamer:kafka.heap", "between 256m and 31g"),
+    ({"kafka": {"heap": "900g"}}, "clickstreamer:kafka.heap", "between 256m and 31g"),
+    ({"flink": {"jobmanagerMemory": "999g"}}, "clickstreamer:flink.jobmanagerMemory", "and 64g"),
+    (on_kubernetes(kubernetes={"clickhouseMemory": "64Mi"}), "clickstreamer:kubernetes.clickhouseMemory",
+     "between 256Mi and 256Gi"),
+    ({"flink": {"deliveryGuarantee": "exactly-once", "checkpointIntervalSeconds": 1200}},
+     "clickstreamer:flink.checkpointIntervalSeconds", "900 s transaction timeout"),
+    ({"clickhouse": {"database": "system"}}, "clickstreamer:clickhouse.database", "ClickHouse's own databases"),
+    ({"clickhouse": {"database": "INFORMATION_SCHEMA"}}, "clickstreamer:clickhouse.database", "own databases"),
+    ({"clickhouse": {"readerUser": "default"}}, "clickstreamer:clickhouse.readerUser", "must not be `default`"),
+    (on_kubernetes(clickhouse={"readerUser": "default"}), "clickstreamer:clickhouse.readerUser", "must not be `default`"),
+    (on_kubernetes(kubernetes={"namespace": "kube-system"}), "clickstreamer:kubernetes.namespace", "`kube-*`"),
+    (on_kubernetes(bindAddress="127.0.0.2"), "clickstreamer:bindAddress", "docker platform only"),
+    (on_kubernetes(expose={"address": "0.0.0.0", "services": "grafana"}), "clickstreamer:expose", "docker platform only"),
+    (on_kubernetes(ports={"grafana": 3300}), "clickstreamer:ports", "docker platform only"),
+    (on_kubernetes(flink={"onDestroy": "cancel"}), "clickstreamer:flink.onDestroy", "docker platform only"),
+    (on_kubernetes(flink={"taskmanagers": 2}), "clickstreamer:flink.taskmanagers", "docker platform only"),
+    ({"kubernetes": {"namespace": "analytics"}}, "clickstreamer:kubernetes", "kubernetes platform only"),
+    ({"clickhouse": {"dropDataOnDestroy": True}}, "clickstreamer:clickhouse.dropDataOnDestroy",
+     "moved: set clickstreamer:dropDataOnDestroy instead"),
 ]
 
 
@@ -80,6 +136,36 @@ def test_a_bad_secret_is_named_without_showing_it():
     assert "clickstreamer:clickhousePassword = [secret]" in message and "short pw" not in message
 
 
+def test_a_password_with_a_control_character_is_refused_without_showing_it():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"grafanaAdminPassword": "long-enough\x07password"})
+    assert "clickstreamer:grafanaAdminPassword = [secret]" in str(caught.value) and "password" not in str(caught.value).split("=")[-1][:20]
+
+
+def test_a_password_set_as_plain_config_is_refused_without_showing_it():
+    with pytest.raises(Exception) as caught:
+        build_program({"clickhousePassword": "plain-text-password-1"})
+    message = str(caught.value)
+    assert "clickstreamer:clickhousePassword = [secret]: must be stored as a secret" in message
+    assert "plain-text-password-1" not in message
+
+
+@pytest.mark.parametrize("key", ["clickhousePasword", "grafanaAdminSecret"])
+def test_a_misspelt_credential_key_is_named_without_its_value(key):
+    with pytest.raises(Exception) as caught:
+        build_program({key: "would-be-password-1"})
+    message = str(caught.value)
+    assert f"clickstreamer:{key} = [secret]: unknown key" in message and "would-be-password-1" not in message
+
+
+def test_pinned_references_and_digests_are_accepted():
+    digest = "sha256:" + "ab" * 32
+    cfg = parse_config({"images": {"kafka": f"confluentinc/cp-kafka@{digest}",
+                                   "clickhouse": f"clickhouse/clickhouse-server:24.7.3@{digest}",
+                                   "grafanaBase": "grafana/grafana:11.1.1-ubuntu"}})
+    assert cfg.images.kafka.endswith(digest)
+
+
 def test_a_secret_with_a_dollar_is_refused_because_grafana_would_expand_it():
     with pytest.raises(ConfigError) as caught:
         parse_config({"clickhouseReaderPassword": "pa$HOMEword-long-enough"})
@@ -88,7 +174,7 @@ def test_a_secret_with_a_dollar_is_refused_because_grafana_would_expand_it():
 
 
 def test_secret_values_never_show_in_config_repr():
-    from components.pipeline import PipelineSecrets
+    from components.secrets import PipelineSecrets
 
     assert "hunter2" not in repr(PipelineSecrets(clickhouse_password="hunter2hunter2"))
 
@@ -105,3 +191,13 @@ def test_the_readme_documents_every_config_key():
     readme = (root / "README.md").read_text()
     missing = [line for line in table.splitlines() if line not in readme]
     assert not missing, "README.md lacks these rows of `scripts/config_reference.py`:\n" + "\n".join(missing)
+
+
+def test_an_ipv6_bind_address_is_bracketed_in_urls_and_the_kafka_listener():
+    recording = build_program({"bindAddress": "::1"})
+    assert recording.stack_outputs["grafanaUrl"] == "http://[::1]:3000"
+    assert recording.stack_outputs["kafkaBootstrap"] == "[::1]:9092"
+    broker_env = recording.named("clickstream-kafka-broker").inputs["envs"]
+    assert any(e.endswith("PLAINTEXT_HOST://[::1]:9092") for e in broker_env), broker_env
+    ports = recording.named("clickstream-grafana-server").inputs["ports"]
+    assert ports[0]["ip"] == "::1", "Docker takes the bare address to bind"

@@ -21,15 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-import components.k8s.connect as k8s_connect
-import components.clients.datagen as datagen
 from components.clients.clickhouse import users_xml
 from components.config import parse_config
 from components.errors import ConfigError
 from components.k8s.common import file_set
 from components.k8s.operators import CHARTS, KAFKA_VERSION
-from components.kafka import INSIGHT_TOPICS
-from components.pipeline import OUTPUT_KEYS, job_arguments, migration_params
+from components.contract import INSIGHT_TOPICS
+from components.spec import OUTPUT_KEYS, Endpoints, datagen_config, job_arguments, migration_params
 from tests.unit.crds.fetch import crd_folder
 from tests.unit.crds.schema import load_crds, validate
 from tests.unit.harness import (FLINK_JOB_ID, FLINK_SAVEPOINT, LOAD_BALANCER_IP, REPO_ROOT, Recording, build_program,
@@ -173,7 +171,9 @@ _GRAFANA_TOP_LEVEL = (
 ).split()
 CHART_VALUES = {
     "strimzi-kafka-operator": {"type": "object", "properties": {
-        "watchNamespaces": _STRINGS, "watchAnyNamespace": _B}},
+        "watchNamespaces": _STRINGS, "watchAnyNamespace": _B,
+        "extraEnvs": {"type": "array", "items": {"type": "object", "required": ["name", "value"],
+                                                 "properties": {"name": _S, "value": _S}}}}},
     "flink-kubernetes-operator": {"type": "object", "properties": {
         "watchNamespaces": _STRINGS, "webhook": {"type": "object", "properties": {"create": _B}}}},
     "altinity-clickhouse-operator": {"type": "object", "properties": {
@@ -186,10 +186,12 @@ CHART_VALUES = {
         "fullnameOverride": _S, "replicas": _I, "plugins": _STRINGS,
         "image": {"type": "object", "properties": {k: _S for k in ("registry", "repository", "tag", "sha", "pullPolicy")}},
         "persistence": {"type": "object", "properties": {
-            "enabled": _B, "size": _S, "storageClassName": _S, "type": _S, "accessModes": _STRINGS}},
+            "enabled": _B, "size": _S, "storageClassName": _S, "type": _S, "accessModes": _STRINGS,
+            "annotations": {"type": "object", "additionalProperties": _S}}},
         "service": {"type": "object", "properties": {"type": _S, "port": _I, "targetPort": _I}},
         "testFramework": {"type": "object", "properties": {"enabled": _B}},
         "env": {"type": "object", "additionalProperties": _S},
+        "initChownData": {"type": "object", "properties": {"enabled": _B}},
         "podAnnotations": {"type": "object", "additionalProperties": _S},
         "extraSecretMounts": {"type": "array", "items": {"type": "object", "required": ["name", "mountPath"], "properties": {
             "name": _S, "secretName": _S, "mountPath": _S, "readOnly": _B, "defaultMode": _I, "optional": _B,
@@ -390,9 +392,7 @@ def test_kafka_runs_in_kraft_mode_on_node_pools(program):
     ("clickstream-connect-datagen", "clickstream-connect-worker"),
     ("clickstream-connect-datagen", "clickstream-kafka-topic-pageviews"),
     ("clickstream-connect-datagen", "clickstream-schema-registry-service"),
-    ("clickstream-clickhouse-external", "clickstream-clickhouse-installation"),
     ("clickstream-clickhouse-schema", "clickstream-clickhouse-installation"),
-    ("clickstream-clickhouse-schema", "clickstream-clickhouse-external"),
     ("clickstream-clickhouse-schema", "clickstream-kafka-topic-events"),
     # -> job
     ("clickstream-flink-deployment", "clickstream-connect-datagen"),
@@ -418,13 +418,12 @@ def test_no_dependency_cycles(program):
 # --- one source of truth with the Docker platform ---------------------------------------------------
 
 def test_the_connector_config_is_the_docker_platforms_dict(program, docker):
-    assert k8s_connect.datagen_connector_config is datagen.datagen_connector_config
     spec = one(program, "KafkaConnector").inputs["spec"]
     reassembled = {**spec["config"], "connector.class": spec["class"], "tasks.max": str(int(spec["tasksMax"]))}
     docker_config = docker.named("clickstream-connect-datagen").inputs["config"]
     sr_url = program.stack_outputs["schemaRegistryUrl"]
     assert reassembled == {**docker_config, "value.converter.schema.registry.url": sr_url}
-    assert reassembled == datagen.datagen_connector_config(datagen.DatagenSettings(schema_registry_url=sr_url))
+    assert reassembled == datagen_config(parse_config(K8S), Endpoints("", sr_url, ""))
     assert "connector.class" not in spec["config"] and "tasks.max" not in spec["config"], \
         "Strimzi refuses these inside config"
     assert one(program, "KafkaConnector").inputs["metadata"]["name"] == docker.named(
@@ -451,10 +450,10 @@ def test_the_migrations_are_the_docker_resource_over_the_same_files(program, doc
     assert k8s_schema.inputs["migrations"] == docker_schema.inputs["migrations"]
     assert k8s_schema.inputs["schema_dir"] == docker_schema.inputs["schema_dir"] == str(REPO_ROOT / "clickhouse_schema")
     cfg = parse_config(K8S)
-    assert k8s_schema.inputs["params"] == migration_params(cfg, program.stack_outputs["kafkaBootstrap"], dict(INSIGHT_TOPICS))
+    assert k8s_schema.inputs["params"] == migration_params(cfg, Endpoints(program.stack_outputs["kafkaBootstrap"], "", ""))
     differing = {k for k in docker_schema.inputs["params"] if docker_schema.inputs["params"][k] != k8s_schema.inputs["params"][k]}
     assert differing == {"kafka_brokers"}
-    assert k8s_schema.inputs["url"] == f"http://{LOAD_BALANCER_IP}:8123", "reached through the LoadBalancer's address"
+    assert k8s_schema.inputs["url"] == "http://127.0.0.1:18123", "by default through a kubectl port-forward"
     assert k8s_schema.inputs["database"] == docker_schema.inputs["database"]
 
 
@@ -523,8 +522,8 @@ def test_the_flink_job_gets_the_docker_arguments_code_and_path(program, docker):
     args = spec["job"]["args"]
     assert args[:2] == ["-py", docker_job["job_path"]]
     cfg = parse_config(K8S)
-    expected = job_arguments(cfg, program.stack_outputs["kafkaBootstrap"], program.stack_outputs["schemaRegistryUrl"],
-                             dict(INSIGHT_TOPICS))
+    expected = job_arguments(cfg, Endpoints(program.stack_outputs["kafkaBootstrap"],
+                                            program.stack_outputs["schemaRegistryUrl"], ""))
     assert args[2:] == expected
     docker_pairs, k8s_pairs = dict(zip(docker_job["args"][::2], docker_job["args"][1::2])), dict(zip(expected[::2], expected[1::2]))
     assert {k for k in k8s_pairs if k8s_pairs[k] != docker_pairs[k]} == {"--bootstrap-servers", "--schema-registry-url"}
@@ -532,7 +531,7 @@ def test_the_flink_job_gets_the_docker_arguments_code_and_path(program, docker):
     assert spec["job"]["jarURI"] == "local:///opt/flink/opt/flink-python-1.20.3.jar"
     assert spec["flinkVersion"] == "v1_20" and spec["image"] == f"{REGISTRY}/flink:1.20.3-1"
     assert (spec["job"]["upgradeMode"], spec["job"]["state"]) == ("savepoint", "running")
-    assert spec["job"]["parallelism"] == int(docker_pairs["--parallelism"]) == 2
+    assert spec["job"]["parallelism"] == 2 and k8s_pairs["--parallelism"] == "2", "the operator's and the job's"
 
 
 def test_the_job_code_is_an_immutable_config_map_mounted_at_the_docker_path(program):
@@ -573,7 +572,10 @@ def test_checkpoints_and_savepoints_live_on_the_shared_volume_by_default(program
     assert conf["state.checkpoints.dir"] == "file:///opt/flink/data/checkpoints"
     assert conf["state.savepoints.dir"] == "file:///opt/flink/data/savepoints"
     assert conf["high-availability.type"] == "kubernetes"
-    assert conf["taskmanager.numberOfTaskSlots"] == "2" and conf["execution.checkpointing.interval"] == "10s"
+    assert conf["taskmanager.numberOfTaskSlots"] == "2"
+    # The job's own settings: set by the job from its arguments, never by the cluster too.
+    assert not {"parallelism.default", "execution.checkpointing.interval",
+                "execution.checkpointing.externalized-checkpoint-retention"} & set(conf)
     claim = program.named("clickstream-flink-state").inputs["spec"]
     assert claim["accessModes"] == ["ReadWriteMany"] and claim["resources"]["requests"]["storage"] == "10Gi"
     mounts = spec["podTemplate"]["spec"]["containers"][0]["volumeMounts"]
@@ -692,8 +694,11 @@ def test_grafana_reads_its_passwords_from_the_mounted_secret(program):
     values = releases(program)["grafana"].inputs["values"]
     files = program.named("clickstream-grafana-secret-files").revealed("stringData")
     assert files == {"grafana_admin_password": generated_password("clickstream-grafana-admin-password"),
-                     "clickhouse_reader_password": generated_password("clickstream-clickhouse-reader-password")}
+                     "clickhouse_reader_password": generated_password("clickstream-clickhouse-reader-password"),
+                     "grafana_secret_key": generated_password("clickstream-grafana-secret-key")}
     assert values["env"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert values["env"]["GF_SECURITY_SECRET_KEY__FILE"] == "/run/secrets/grafana_secret_key", \
+        "Grafana's default secret_key is public"
     assert "adminPassword" not in values and "admin" not in values, "the chart would render its own password Secret"
     assert [m["mountPath"] for m in values["extraSecretMounts"]] == ["/run/secrets"]
 
@@ -702,7 +707,7 @@ def test_given_passwords_are_used_and_stay_secret():
     given = {"clickhousePassword": "owner-pass-1234567", "grafanaAdminPassword": "admin-pass-1234567"}
     rec = build_program(K8S, secrets=given)
     assert {r.name for r in rec.of_type("random:index/randomPassword:RandomPassword")} == {
-        "clickstream-clickhouse-reader-password"}
+        "clickstream-clickhouse-reader-password", "clickstream-grafana-secret-key"}
     assert rec.stack_outputs["clickhousePassword"] == "owner-pass-1234567"
     assert {"clickhousePassword", "grafanaAdminPassword"} <= rec.secret_outputs
     for r in rec.resources:
@@ -740,7 +745,7 @@ def test_scale_settings_reach_the_specs():
         connectReplicas=3, schemaRegistryReplicas=2, flinkTaskmanagerCpu="2500m", grafanaStorageSize="5Gi",
         flinkStorageSize="100Gi",
         _kafka={"pageviewsPartitions": 24, "insightPartitions": 12, "heap": "6g"},
-        _flink={"parallelism": 16, "slotsPerTaskmanager": 4, "taskmanagers": 4, "taskmanagerMemory": "8g"},
+        _flink={"parallelism": 16, "slotsPerTaskmanager": 4, "taskmanagerMemory": "8g"},
         _datagen={"tasksMax": 6},
     ))
     pools = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in of_kind(rec, "KafkaNodePool")}
@@ -796,13 +801,66 @@ def test_a_configured_clickhouse_url_replaces_the_load_balancer():
     assert rec.named("clickstream-clickhouse-schema").inputs["url"] == "https://clickhouse.example.com:8443"
 
 
-def test_the_load_balancer_is_narrowed_to_the_configured_ranges(program):
-    assert "loadBalancerSourceRanges" not in program.named("clickstream-clickhouse-external").inputs["spec"]
-    rec = build_program(k8s_config(clickhouseLoadBalancerSourceRanges="203.0.113.0/24, 198.51.100.7/32"))
+def test_nothing_is_exposed_by_default(program):
+    assert not [r.name for r in program.of_type(SERVICE) if r.inputs["spec"].get("type") in ("LoadBalancer", "NodePort")]
+    assert program.stack_outputs["exposed"] == {}
+
+
+def test_a_load_balancer_only_when_asked_and_narrowed_to_the_configured_ranges():
+    rec = build_program(k8s_config(clickhouseLoadBalancer=True,
+                                   clickhouseLoadBalancerSourceRanges="203.0.113.0/24, 198.51.100.7/32"))
     spec = rec.named("clickstream-clickhouse-external").inputs["spec"]
     assert spec["type"] == "LoadBalancer"
     assert spec["loadBalancerSourceRanges"] == ["203.0.113.0/24", "198.51.100.7/32"]
     assert spec["selector"] == {"clickhouse.altinity.com/chi": "clickstream"}
+    assert rec.named("clickstream-clickhouse-schema").inputs["url"] == f"http://{LOAD_BALANCER_IP}:8123"
+    assert rec.depends_on("clickstream-clickhouse-schema", "clickstream-clickhouse-external")
+    assert rec.stack_outputs["exposed"] == {"clickhouseHttp": f"http://{LOAD_BALANCER_IP}:8123"}
+
+
+def test_the_namespace_is_closed_to_all_but_its_own_pods_and_the_operators(program):
+    policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in program.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    assert policies["clickstreamer-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []}
+    assert policies["clickstreamer-within-namespace"]["ingress"] == [{"from": [{"podSelector": {}}]}]
+    assert policies["clickstreamer-from-operators"]["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": OPS_NS}}}]}]
+    assert set(policies) == {"clickstreamer-default-deny", "clickstreamer-within-namespace", "clickstreamer-from-operators"}
+    assert all(r.inputs["metadata"]["namespace"] == NS for r in program.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"))
+    lb = build_program(k8s_config(clickhouseLoadBalancer=True, clickhouseLoadBalancerSourceRanges="203.0.113.0/24"))
+    opened = lb.named("clickstream-network-clickhouse-load-balancer").inputs["spec"]
+    assert opened["podSelector"] == {"matchLabels": {"clickhouse.altinity.com/chi": "clickstream"}}
+    assert opened["ingress"] == [{"from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"protocol": "TCP", "port": 8123}]}]
+
+
+def test_every_pod_this_project_writes_meets_the_restricted_standard(program):
+    def check(pod_spec: dict, containers: list, where: str) -> None:
+        pod = pod_spec["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        for container in containers:
+            c = container["securityContext"]
+            assert c["allowPrivilegeEscalation"] is False and c["capabilities"] == {"drop": ["ALL"]}, where
+
+    registry = program.named("clickstream-schema-registry-deployment").inputs["spec"]["template"]["spec"]
+    check(registry, registry["containers"], "schema registry")
+    flink = one(program, "FlinkDeployment").inputs["spec"]["podTemplate"]["spec"]
+    check(flink, flink["containers"], "flink")
+    chi = one(program, "ClickHouseInstallation").inputs["spec"]["templates"]["podTemplates"][0]["spec"]
+    check(chi, chi["containers"], "clickhouse")
+    grafana = releases(program)["grafana"].inputs["values"]
+    check({"securityContext": grafana["securityContext"]}, [{"securityContext": grafana["containerSecurityContext"]}],
+          "grafana")
+    assert grafana["initChownData"] == {"enabled": False}, "the chart's chown init container runs as root"
+    strimzi = releases(program)["strimzi-kafka-operator"].inputs["values"]
+    assert "extraEnvs" not in strimzi, "Strimzi's restricted provider refuses the in-cluster Connect build"
+    prebuilt = build_program(k8s_config(connectImage=f"{REGISTRY}/connect:0.45.0-datagen-0.6.5", connectBuildRegistry=""))
+    assert releases(prebuilt)["strimzi-kafka-operator"].inputs["values"]["extraEnvs"] == [
+        {"name": "STRIMZI_POD_SECURITY_PROVIDER_CLASS", "value": "restricted"}]
+
+
+def test_a_load_balancer_without_source_ranges_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        parse_config(k8s_config(clickhouseLoadBalancer=True))
+    assert "clickstreamer:kubernetes.clickhouseLoadBalancerSourceRanges = '': is required" in str(caught.value)
 
 
 def test_existing_namespaces_are_used_as_they_are():
@@ -826,9 +884,9 @@ BAD_K8S = [
     ({"kafkaCpu": "0m"}, "kubernetes.kafkaCpu", "above 0"),
     ({"clickhouseMemory": "4GB"}, "kubernetes.clickhouseMemory", "768Mi or 4Gi"),
     ({"connectReplicas": 0}, "kubernetes.connectReplicas", "between 1 and 20"),
-    ({"connectImage": "quay.io/x/connect:latest"}, "kubernetes.connectImage", "not :latest"),
+    ({"connectImage": "quay.io/x/connect:latest"}, "kubernetes.connectImage", "moving tags"),
     ({"connectBuildRegistry": "registry.example.com/team/image:tag"}, "kubernetes.connectBuildRegistry", "without a tag"),
-    ({"grafanaImage": "grafana"}, "kubernetes.grafanaImage", "pinned to a tag"),
+    ({"grafanaImage": "grafana"}, "kubernetes.grafanaImage", "pinned to a release tag"),
     ({"clickhouseUrl": "clickhouse:8123"}, "kubernetes.clickhouseUrl", "http(s)://host[:port]"),
     ({"clickhouseLoadBalancerSourceRanges": "10.0.0.0/8,office"}, "kubernetes.clickhouseLoadBalancerSourceRanges",
      "'office' is not a CIDR"),
@@ -851,8 +909,11 @@ def test_bad_kubernetes_config_fails_before_any_resource_naming_the_key(override
     assert recording.resources == []
 
 
-def test_kubernetes_keys_are_not_checked_on_docker():
-    assert parse_config({"kubernetes": {"kafkaMemory": "1Gi", "flinkJobState": "stopped"}}).platform == "docker"
+def test_kubernetes_keys_are_refused_on_docker_rather_than_ignored():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"kubernetes": {"kafkaMemory": "1Gi"}})
+    assert caught.value.problems == ["clickstreamer:kubernetes = {'kafkaMemory': '1Gi'}: is read on the kubernetes "
+                                     "platform only; remove it for platform docker"]
 
 
 def test_the_defaults_of_the_kubernetes_keys_are_valid_and_kept():
@@ -870,3 +931,19 @@ def test_the_crd_files_are_fetched_not_committed():
     assert tracked == []
     docs = list(yaml.safe_load_all((crd_folder() / "04A-Crd-kafkanodepool.yaml").read_text()))
     assert docs[0]["metadata"]["name"] == "kafkanodepools.kafka.strimzi.io"
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_destroy_keeps_every_volume_and_topic_unless_asked(drop):
+    rec = build_program({**k8s_config(), "dropDataOnDestroy": drop})
+    keep = not drop
+    assert rec.named("clickstream-namespace").retain_on_delete is keep, "a deleted namespace deletes its volumes"
+    assert rec.named("clickstream-flink-state").retain_on_delete is keep
+    assert all(t.retain_on_delete is keep for t in of_kind(rec, "KafkaTopic")), "the topic operator deletes topics"
+    assert all(v["deleteClaim"] is drop for pool in of_kind(rec, "KafkaNodePool")
+               for v in pool.inputs["spec"]["storage"]["volumes"])
+    claim = one(rec, "ClickHouseInstallation").inputs["spec"]["templates"]["volumeClaimTemplates"][0]
+    assert claim["reclaimPolicy"] == ("Delete" if drop else "Retain")
+    persistence = releases(rec)["grafana"].inputs["values"]["persistence"]
+    assert persistence.get("annotations") == (None if drop else {"helm.sh/resource-policy": "keep"})
+    assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop

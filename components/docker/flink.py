@@ -8,21 +8,23 @@ not as a rebuilt image that replaces the containers and drops the running job's 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
-from .docker_common import (REPO_ROOT, RESTART_POLICY, DockerPlacement, files_digest, healthcheck,
-                            local_image, replace_safely)
-from .resources.flink_job import FlinkJob
+from ..resources.flink_job import FlinkJob
+from ..spec import FLINK_DATA_DIR as DATA_DIR, FLINK_JOB_DIR as JOB_DIR, FLINK_JOB_PATH as JOB_PATH
+from ..spec import FLINK_REST_PORT as REST_PORT, flink_cluster_settings
+from .common import REPO_ROOT, DockerPlacement, files_digest, healthcheck, local_image, megabytes, replace_safely
 
 JOBMANAGER_HOST = "jobmanager"
-REST_PORT = 8081
-DATA_DIR = "/opt/flink/data"  # named volume shared by JM and TMs: checkpoints and savepoints
-JOB_DIR = "/opt/flink/usrlib/clickstream"  # flink_job/ bind-mounted here
-JOB_PATH = f"{JOB_DIR}/job.py"
+# Flink's process sizes cover its JVMs; the Python interpreter that plans the job (JobManager) and
+# the Python workers' own overhead (TaskManagers) come on top.
+PYTHON_MB = 512
+# Checkpoints and savepoints on the named volume shared by the JobManager and TaskManagers.
+CLUSTER_SETTINGS = flink_cluster_settings(f"file://{DATA_DIR}")
 
 
 @dataclass
@@ -30,38 +32,27 @@ class FlinkArgs:
     placement: DockerPlacement
     base_image: str  # pinned official flink image the cluster image is built FROM
     host_port: int  # host port of the web UI / REST API
-    taskmanagers: int = 1  # adding one adds a container; removing one removes it
-    slots_per_taskmanager: int = 2  # changing it restarts the TaskManagers (and the job, from a checkpoint)
-    parallelism: int = 2  # job parallelism: a change upgrades the job through a savepoint
-    checkpoint_interval_seconds: int = 10
-    jobmanager_memory: str = "1600m"
-    taskmanager_memory: str = "1728m"
-    on_destroy: str = "savepoint"
-    job_args: Sequence[pulumi.Input[str]] = field(default_factory=list)  # program arguments of flink_job/job.py
-    job_depends_on: Sequence[pulumi.Resource] = field(default_factory=list)  # topics, schema, migrations
+    taskmanagers: int  # adding one adds a container; removing one removes it
+    slots_per_taskmanager: int  # changing it restarts the TaskManagers
+    jobmanager_memory: str
+    taskmanager_memory: str
+    on_destroy: str  # `savepoint` (kept on the volume) or `cancel`
+    job_args: Sequence[pulumi.Input[str]]  # components/spec.py job_arguments: a change upgrades the job
+    job_depends_on: Sequence[pulumi.Resource]  # topics, schema, migrations
 
 
 def flink_properties(args: FlinkArgs) -> str:
     """FLINK_PROPERTIES for the 1.20 entrypoint: one `key: value` per line, and no spaces inside
-    values (the entrypoint strips all whitespace from each line, FLINK-38587)."""
+    values (the entrypoint strips all whitespace from each line, FLINK-38587). Only the cluster's
+    settings: the job sets its own parallelism and checkpointing (components/spec.py)."""
     props = {
         "jobmanager.rpc.address": JOBMANAGER_HOST,
         "rest.port": REST_PORT,
         "taskmanager.numberOfTaskSlots": args.slots_per_taskmanager,
-        "parallelism.default": args.parallelism,
         "jobmanager.memory.process.size": args.jobmanager_memory,
         "taskmanager.memory.process.size": args.taskmanager_memory,
-        # Filesystem storage on the shared volume: stop-with-savepoint needs it, and it survives
-        # container replacement.
-        "execution.checkpointing.storage": "filesystem",
-        "execution.checkpointing.dir": f"file://{DATA_DIR}/checkpoints",
-        "execution.checkpointing.savepoint-dir": f"file://{DATA_DIR}/savepoints",
-        "execution.checkpointing.interval": f"{args.checkpoint_interval_seconds}s",
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
-        "restart-strategy.type": "exponential-delay",
+        **CLUSTER_SETTINGS,
         "web.upload.dir": f"{DATA_DIR}/uploads",
-        "python.executable": "python3",
-        "python.client.executable": "python3",
     }
     return "\n".join(f"{key}: {value}" for key, value in props.items())
 
@@ -97,42 +88,35 @@ class Flink(pulumi.ComponentResource):
             opts=child,
             buildkit=True,
         )
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child
-        )
+        volume = p.volume(f"{name}-data", "flink", child)
         mounts = [
             docker.ContainerMountArgs(type="volume", source=volume.name, target=DATA_DIR),
             docker.ContainerMountArgs(type="bind", source=str(REPO_ROOT / "flink_job"), target=JOB_DIR, read_only=True),
         ]
         env = [f"FLINK_PROPERTIES={flink_properties(args)}", "PYTHONDONTWRITEBYTECODE=1"]
 
-        self.jobmanager = docker.Container(
+        self.jobmanager = p.container(
             f"{name}-jobmanager",
+            alias=JOBMANAGER_HOST, service="flink-jobmanager",
             image=self.image.repo_digest,
             command=["jobmanager"],
-            hostname=JOBMANAGER_HOST,
-            networks_advanced=p.network(JOBMANAGER_HOST),
             envs=env,
             ports=[p.publish(REST_PORT, args.host_port)],
             mounts=mounts,
             healthcheck=healthcheck(f"curl -fsS http://localhost:{REST_PORT}/overview >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=15),
-            labels=p.labels("flink-jobmanager"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=megabytes(args.jobmanager_memory) + PYTHON_MB,
             wait_timeout=240,
             opts=replace_safely(child),
         )
         self.taskmanagers = []
         for index in range(args.taskmanagers):
             alias = f"taskmanager-{index}"
-            self.taskmanagers.append(docker.Container(
+            self.taskmanagers.append(p.container(
                 f"{name}-{alias}",
+                alias=alias, service="flink-taskmanager",
                 image=self.image.repo_digest,
                 command=["taskmanager"],
-                hostname=alias,
-                networks_advanced=p.network(alias),
                 envs=env,
                 mounts=mounts,
                 # Healthy once registered with the JobManager (its resource id carries the TM's address).
@@ -141,10 +125,7 @@ class Flink(pulumi.ComponentResource):
                     " | grep -q \"$(hostname -i | cut -d' ' -f1):\"",
                     interval=5, timeout=5, retries=36, start_period=15,
                 ),
-                labels=p.labels("flink-taskmanager"),
-                restart=RESTART_POLICY,
-                must_run=True,
-                wait=True,
+                memory=megabytes(args.taskmanager_memory) + PYTHON_MB,
                 wait_timeout=240,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.jobmanager]),
             ))
@@ -155,7 +136,7 @@ class Flink(pulumi.ComponentResource):
             job_path=JOB_PATH,
             args=list(args.job_args),
             code_hash=job_code_hash(),
-            savepoint_dir=f"file://{DATA_DIR}/savepoints",
+            savepoint_dir=CLUSTER_SETTINGS["state.savepoints.dir"],
             on_destroy=args.on_destroy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.taskmanagers, *args.job_depends_on]),
         )

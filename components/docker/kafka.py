@@ -1,21 +1,21 @@
 """Kafka: one KRaft broker+controller (`confluentinc/cp-kafka`) with its data volume, and the
-topics of the pipeline as resources (datagen's `pageviews`, and the insight topics the Flink job
-writes and ClickHouse reads: docs/data-contract.md).
+topics of the pipeline (components/spec.py `topics`: datagen's `pageviews`, and the insight topics
+the Flink job writes and ClickHouse reads, docs/data-contract.md) as resources.
 
 Two listeners: `PLAINTEXT://kafka:29092` for containers on the stack network, and
 `PLAINTEXT_HOST` published on the host for host clients (the topic provider, the user's tools).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_docker as docker
 
-from .docker_common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
-from .contract import INSIGHT_TOPICS
-from .resources.topic import KafkaTopic
+from ..resources.topic import KafkaTopic
+from ..spec import Topic
+from .common import JVM_OVERHEAD_MB, DockerPlacement, healthcheck, megabytes, replace_safely
 
 INTERNAL_HOST = "kafka"
 INTERNAL_PORT = 29092
@@ -28,17 +28,14 @@ class KafkaArgs:
     image: str  # pinned cp-kafka image; changing it replaces the broker container (data volume kept)
     cluster_id: str  # KRaft cluster id; must stay the same for the volume's lifetime
     host_port: int  # host port of the PLAINTEXT_HOST listener
-    heap: str = "1g"  # broker JVM heap
-    pageviews_topic: str = "pageviews"
-    pageviews_partitions: int = 3  # raising is in place; lowering is refused unless allow_data_loss
-    pageviews_retention_hours: int = 168
-    insight_partitions: int = 3
-    allow_data_loss: bool = False  # let topic changes that drop data through
-    insight_topics: dict = field(default_factory=lambda: dict(INSIGHT_TOPICS))
+    heap: str  # broker JVM heap
+    topics: Sequence[Topic]  # components/spec.py `topics`: pageviews first
+    allow_data_loss: bool  # let topic changes that drop data through (fewer partitions, recreation)
 
 
 def kafka_environment(args: KafkaArgs) -> list[str]:
-    """The cp-kafka env for a single-node KRaft broker (reference/images.md §1.4–1.8)."""
+    """The cp-kafka env for a single-node KRaft broker (the image's `/etc/confluent/docker/configure`
+    turns every KAFKA_* variable into a server property)."""
     host = args.placement.host_address
     return [
         "KAFKA_NODE_ID=1",
@@ -87,12 +84,11 @@ class Kafka(pulumi.ComponentResource):
         self.host_bootstrap = f"{p.host_address}:{args.host_port}"
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child)
-        self.container = docker.Container(
+        volume = p.volume(f"{name}-data", "kafka", child)
+        self.container = p.container(
             f"{name}-broker",
+            alias=INTERNAL_HOST, service="kafka",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=kafka_environment(args),
             ports=[p.publish(HOST_LISTENER_PORT, args.host_port)],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/kafka/data")],
@@ -102,39 +98,27 @@ class Kafka(pulumi.ComponentResource):
                 " >/dev/null 2>&1",
                 interval=10, timeout=30, retries=18, start_period=20,
             ),
-            labels=p.labels("kafka"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=megabytes(args.heap) + JVM_OVERHEAD_MB,
             wait_timeout=300,
             opts=replace_safely(child),
         )
 
         topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.container])
-        hours_ms = 3600 * 1000
-        self.pageviews = KafkaTopic(
-            f"{name}-topic-pageviews",
-            bootstrap_servers=self.host_bootstrap,
-            topic=args.pageviews_topic,
-            partitions=args.pageviews_partitions,
-            replication_factor=1,
-            config={"retention.ms": str(args.pageviews_retention_hours * hours_ms), "cleanup.policy": "delete"},
-            allow_data_loss=args.allow_data_loss,
-            opts=topic_opts,
-        )
-        self.insight_topics = {
-            role: KafkaTopic(
-                f"{name}-topic-{role.replace('_', '-')}",
+        made = {
+            topic.role: KafkaTopic(
+                f"{name}-topic-{topic.role.replace('_', '-')}",
                 bootstrap_servers=self.host_bootstrap,
-                topic=topic,
-                partitions=args.insight_partitions,
+                topic=topic.name,
+                partitions=topic.partitions,
                 replication_factor=1,
-                config={"retention.ms": str(args.pageviews_retention_hours * hours_ms), "cleanup.policy": "delete"},
+                config=dict(topic.config),
                 allow_data_loss=args.allow_data_loss,
                 opts=topic_opts,
             )
-            for role, topic in args.insight_topics.items()
+            for topic in args.topics
         }
+        self.pageviews = made.pop("pageviews")
+        self.insight_topics = made
         self.register_outputs({
             "container": self.container,
             "internal_bootstrap": self.internal_bootstrap,

@@ -10,29 +10,24 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .docker_common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from ..spec import SCHEMA_REGISTRY_PORT as PORT
+from .common import DockerPlacement, env_list, healthcheck, replace_safely
 
 INTERNAL_HOST = "schema-registry"
-PORT = 8081
+SCHEMA_REGISTRY_MEMORY_MB = 1024  # heap 512m (components/spec.py) and the JVM's overhead
 
 
 @dataclass
 class SchemaRegistryArgs:
     placement: DockerPlacement
     image: str  # pinned cp-schema-registry image; changing it replaces the container
-    kafka_bootstrap: str  # internal bootstrap address (kafka:29092)
+    settings: dict  # components/spec.py schema_registry_settings (with the internal Kafka bootstrap)
     host_port: int  # host port for the REST API (8081 by default; Flink's UI moves to 8082)
     kafka: pulumi.Resource  # the broker container: created only after it is healthy
 
 
 def schema_registry_environment(args: SchemaRegistryArgs) -> list[str]:
-    return [
-        f"SCHEMA_REGISTRY_HOST_NAME={INTERNAL_HOST}",
-        f"SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS=PLAINTEXT://{args.kafka_bootstrap}",
-        # SCHEMA_REGISTRY_PORT is refused by the image; LISTENERS is the supported key.
-        f"SCHEMA_REGISTRY_LISTENERS=http://0.0.0.0:{PORT}",
-        "SCHEMA_REGISTRY_HEAP_OPTS=-Xms256m -Xmx512m",
-    ]
+    return env_list({"SCHEMA_REGISTRY_HOST_NAME": INTERNAL_HOST, **args.settings})
 
 
 class SchemaRegistry(pulumi.ComponentResource):
@@ -47,22 +42,18 @@ class SchemaRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         p = args.placement
         self.internal_url = f"http://{INTERNAL_HOST}:{PORT}"
-        self.url = p.url(args.host_port)
+        self.url = p.url(args.host_port, "schemaRegistry")
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="schema-registry",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=schema_registry_environment(args),
-            ports=[p.publish(PORT, args.host_port)],
+            ports=[p.publish(PORT, args.host_port, "schemaRegistry")],
             healthcheck=healthcheck(f"curl -fsS http://localhost:{PORT}/subjects >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=15),
-            labels=p.labels("schema-registry"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=SCHEMA_REGISTRY_MEMORY_MB,
             wait_timeout=240,
             opts=replace_safely(child, depends_on=[args.kafka]),
         )

@@ -9,19 +9,18 @@ none of the image's CLICKHOUSE_USER/PASSWORD variables is set (so its entrypoint
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 import pulumi_docker as docker
 
-from .clients.clickhouse import OWNER_PASSWORD_ENV, READER_PASSWORD_ENV, users_xml
-from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
-from .resources.schema_migrations import SchemaMigrations
+from ..clients.clickhouse import OWNER_PASSWORD_ENV, READER_PASSWORD_ENV, users_xml
+from ..resources.schema_migrations import SchemaMigrations
+from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT, CLICKHOUSE_NATIVE_PORT as NATIVE_PORT
+from .common import DockerPlacement, healthcheck, replace_safely
 
 INTERNAL_HOST = "clickhouse"
-HTTP_PORT = 8123
-NATIVE_PORT = 9000
 USERS_FILE = "/etc/clickhouse-server/users.d/clickstreamer-users.xml"
 
 
@@ -30,16 +29,15 @@ class ClickHouseArgs:
     placement: DockerPlacement
     image: str  # pinned clickhouse-server image; changing it replaces the container (volume kept)
     http_port: int  # host port of the HTTP interface
-    native_port: int  # host port of the native protocol (clickhouse-client)
+    native_port: int  # host port of the native protocol (clickhouse-client); 0: not published
     database: str
     user: str  # owner: runs migrations
     password: pulumi.Input[str]  # secret
     reader_user: str  # read-only, for Grafana
     reader_password: pulumi.Input[str]  # secret
-    migration_params: dict = field(default_factory=dict)  # rendered into clickhouse_schema/ files
-    drop_data_on_destroy: bool = False  # removing the migrations resource drops its tables (the stack's
-    # own destroy removes the volume, and with it the data, either way)
-    depends_on: tuple = ()  # Kafka: the Kafka-engine tables consume its topics
+    migration_params: dict  # components/spec.py migration_params: rendered into clickhouse_schema/ files
+    drop_data_on_destroy: bool  # destroy drops the database (and deletes the volume); default: both kept
+    depends_on: tuple  # Kafka: the Kafka-engine tables consume its topics
 
 
 def password_hash_environment(password: pulumi.Input[str], reader_password: pulumi.Input[str]) -> pulumi.Output:
@@ -59,7 +57,6 @@ class ClickHouse(pulumi.ComponentResource):
     """Applies clickhouse_schema/; exports the applied version."""
     url: str
     """HTTP interface on the Docker host."""
-    internal_http_port: int = HTTP_PORT
 
     def __init__(self, name: str, args: ClickHouseArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__("clickstreamer:index:ClickHouse", name, None, opts)
@@ -68,29 +65,22 @@ class ClickHouse(pulumi.ComponentResource):
         self.url = p.url(args.http_port)
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)],
-            opts=child,
-        )
-        self.container = docker.Container(
+        volume = p.volume(f"{name}-data", "clickhouse", child)
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="clickhouse",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=password_hash_environment(args.password, args.reader_password).apply(
                 lambda hashes: ["CLICKHOUSE_WATCHDOG_ENABLE=0", *hashes]),
             uploads=[docker.ContainerUploadArgs(file=USERS_FILE,
                                                  content=users_xml(args.database, args.user, args.reader_user),
                                                  permissions="0440", owner="101", group="101")],
             ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=262144, hard=262144)],
-            ports=[p.publish(HTTP_PORT, args.http_port), p.publish(NATIVE_PORT, args.native_port)],
+            ports=[p.publish(HTTP_PORT, args.http_port),
+                   *([p.publish(NATIVE_PORT, args.native_port, "clickhouseNative")] if args.native_port else [])],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/clickhouse")],
             healthcheck=healthcheck(f"wget --spider -q http://localhost:{HTTP_PORT}/ping",
                                     interval=5, timeout=5, retries=36, start_period=10),
-            labels=p.labels("clickhouse"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
             wait_timeout=240,
             opts=replace_safely(child),
         )
@@ -100,7 +90,6 @@ class ClickHouse(pulumi.ComponentResource):
             username=args.user,
             password=args.password,
             database=args.database,
-            schema_dir=str(REPO_ROOT / "clickhouse_schema"),
             params=args.migration_params,
             drop_on_destroy=args.drop_data_on_destroy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, *args.depends_on]),

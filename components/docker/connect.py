@@ -9,13 +9,13 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from .docker_common import REPO_ROOT, RESTART_POLICY, DockerPlacement, healthcheck, local_image, replace_safely
-from .clients.datagen import DatagenSettings as DatagenConnectorSettings, datagen_connector_config
-from .resources.connector import Connector
+from ..resources.connector import Connector
+from ..spec import CONNECT_REST_PORT as PORT, DATAGEN_CONNECTOR_NAME
+from .common import (JVM_OVERHEAD_MB, REPO_ROOT, DockerPlacement, env_list, healthcheck, local_image, megabytes,
+                     replace_safely)
 
 INTERNAL_HOST = "connect"
-PORT = 8083
-DATAGEN_CONNECTOR_NAME = "datagen-pageviews"
+CONNECT_HEAP = "1g"
 
 
 @dataclass
@@ -24,45 +24,33 @@ class ConnectArgs:
     base_image: str  # pinned cp-kafka-connect image the worker image is built FROM
     datagen_version: str  # kafka-connect-datagen version baked into the worker image (0.6.x)
     kafka_bootstrap: str  # internal bootstrap (kafka:29092)
-    schema_registry_url: str  # internal Schema Registry URL for the AvroConverter
+    worker_settings: dict  # components/spec.py connect_worker_settings: worker properties
+    datagen_config: dict  # components/spec.py datagen_config: the connector's config
     host_port: int  # host port of the REST API
-    topic: str  # topic datagen writes
-    max_interval_ms: int = 100
-    iterations: int = 10_000_000
-    tasks_max: int = 1
     depends_on: tuple = ()  # Schema Registry container and the pageviews topic
 
 
 def connect_environment(args: ConnectArgs) -> list[str]:
-    """The cp-kafka-connect env (reference/images.md §3.1): every `dub ensure` key present."""
-    return [
-        f"CONNECT_BOOTSTRAP_SERVERS={args.kafka_bootstrap}",
-        "CONNECT_GROUP_ID=clickstream-connect",
-        "CONNECT_CONFIG_STORAGE_TOPIC=_connect-configs",
-        "CONNECT_OFFSET_STORAGE_TOPIC=_connect-offsets",
-        "CONNECT_STATUS_STORAGE_TOPIC=_connect-status",
-        # One broker: Connect's internal topics default to replication factor 3.
-        "CONNECT_CONFIG_STORAGE_REPLICATION_FACTOR=1",
-        "CONNECT_OFFSET_STORAGE_REPLICATION_FACTOR=1",
-        "CONNECT_STATUS_STORAGE_REPLICATION_FACTOR=1",
-        "CONNECT_KEY_CONVERTER=org.apache.kafka.connect.storage.StringConverter",
-        "CONNECT_VALUE_CONVERTER=io.confluent.connect.avro.AvroConverter",
-        f"CONNECT_VALUE_CONVERTER_SCHEMA_REGISTRY_URL={args.schema_registry_url}",
+    """The cp-kafka-connect env: every worker property as CONNECT_<PROPERTY> (the image's
+    `configure` script turns them back into properties; its `dub ensure` wants each key present)."""
+    worker = {f"CONNECT_{key.upper().replace('.', '_')}": value for key, value in args.worker_settings.items()}
+    return env_list({
+        "CONNECT_BOOTSTRAP_SERVERS": args.kafka_bootstrap,
+        **worker,
         # The image's own healthcheck curls this name from inside the container.
-        f"CONNECT_REST_ADVERTISED_HOST_NAME={INTERNAL_HOST}",
-        f"CONNECT_REST_PORT={PORT}",
-        "CONNECT_PLUGIN_PATH=/usr/share/java,/usr/share/confluent-hub-components",
-        "CONNECT_OFFSET_FLUSH_INTERVAL_MS=10000",
-        "CONNECT_LOG4J_LOGGERS=org.reflections=ERROR",
-        "KAFKA_HEAP_OPTS=-Xms256m -Xmx1g",
-    ]
+        "CONNECT_REST_ADVERTISED_HOST_NAME": INTERNAL_HOST,
+        "CONNECT_REST_PORT": PORT,
+        "CONNECT_PLUGIN_PATH": "/usr/share/java,/usr/share/confluent-hub-components",
+        "CONNECT_LOG4J_LOGGERS": "org.reflections=ERROR",
+        "KAFKA_HEAP_OPTS": f"-Xms256m -Xmx{CONNECT_HEAP}",
+    })
 
 
 class Connect(pulumi.ComponentResource):
     image: docker.Image
     container: docker.Container
     datagen: Connector
-    """The datagen connector; its config is the seed's (components/resources/connector.py)."""
+    """The datagen connector (its config: components/spec.py `datagen_config`)."""
     url: str
     """REST API on the Docker host."""
 
@@ -80,11 +68,10 @@ class Connect(pulumi.ComponentResource):
             args={"CONNECT_BASE": args.base_image, "DATAGEN_VERSION": args.datagen_version},
             opts=child,
         )
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-worker",
+            alias=INTERNAL_HOST, service="connect",
             image=self.image.repo_digest,  # the local image id: a rebuild replaces the worker
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=connect_environment(args),
             ports=[p.publish(PORT, args.host_port)],
             # Healthy only once the datagen plugin is loaded, not merely when REST answers.
@@ -92,10 +79,7 @@ class Connect(pulumi.ComponentResource):
                 f"curl -fsS http://localhost:{PORT}/connector-plugins | grep -q DatagenConnector",
                 interval=5, timeout=10, retries=60, start_period=30,
             ),
-            labels=p.labels("connect"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=megabytes(CONNECT_HEAP) + JVM_OVERHEAD_MB,
             wait_timeout=360,
             opts=replace_safely(child, depends_on=list(args.depends_on)),
         )
@@ -103,13 +87,7 @@ class Connect(pulumi.ComponentResource):
             f"{name}-datagen",
             connect_url=self.url,
             connector_name=DATAGEN_CONNECTOR_NAME,
-            config=datagen_connector_config(DatagenConnectorSettings(
-                topic=args.topic,
-                schema_registry_url=args.schema_registry_url,
-                max_interval_ms=args.max_interval_ms,
-                iterations=args.iterations,
-                tasks_max=args.tasks_max,
-            )),
+            config=args.datagen_config,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, *args.depends_on]),
         )
         self.register_outputs({"image": self.image, "container": self.container, "datagen": self.datagen, "url": self.url})
