@@ -87,7 +87,7 @@ class MigrationsInputs:
 
 
 class SchemaMigrationsProvider(ResourceProvider):
-    """The provider: a thin adapter over components/clients/migrations.py (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/migrations.py."""
 
     # Inputs whose change makes `up` do something; `schema_dir` only locates the files.
     _COMPARED = ("url", "username", "password", "database", "params", "drop_on_destroy", "migrations")

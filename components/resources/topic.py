@@ -74,7 +74,7 @@ class TopicInputs:
 
 
 class KafkaTopicProvider(ResourceProvider):
-    """The provider: a thin adapter over components/clients/kafka_admin.py (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/kafka_admin.py."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.clients.kafka_admin import TopicState, plan_topic_change
