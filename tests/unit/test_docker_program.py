@@ -295,7 +295,6 @@ def test_flink_job_is_submitted_with_its_code_hash_and_endpoints(program):
     assert job.inputs["job_path"].startswith("/opt/flink/usrlib/clickstream/")
     assert pairs["--parallelism"] == "2" and pairs["--checkpoint-interval"] == "10"
     assert "parallelism" not in job.inputs, "the job sets its parallelism itself, from its arguments"
-    assert "parallelism" not in job.inputs, "the job owns its parallelism"
 
 
 def test_flink_image_context_excludes_the_mounted_job_code():
