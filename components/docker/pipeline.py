@@ -64,7 +64,7 @@ class ClickstreamPipeline(pulumi.ComponentResource):
         self.kafka = Kafka(f"{name}-kafka", KafkaArgs(
             placement=placement, image=cfg.images.kafka, cluster_id=cfg.kafka.cluster_id,
             host_port=cfg.ports.kafka, heap=cfg.kafka.heap, topics=spec.topics(cfg),
-            allow_data_loss=cfg.kafka.allow_topic_data_loss,
+            allow_data_loss=cfg.allow_data_loss,
         ), opts=child)
 
         self.schema_registry = SchemaRegistry(f"{name}-schema-registry", SchemaRegistryArgs(

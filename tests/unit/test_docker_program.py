@@ -351,3 +351,6 @@ def test_destroy_keeps_every_data_volume_and_the_database_unless_asked(drop):
         assert volume.retain_on_delete is (not drop), volume.name
         assert volume.ignore_changes == ["name"], f"{volume.name}: a volume with a generated name must not be replaced"
     assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop
+    for topic in rec.of_type("pulumi-python:dynamic/kafka:Topic"):
+        assert topic.retain_on_delete is (not drop), f"{topic.name}: its records are on the kept volume"
+        assert topic.inputs["adopt_existing"] is (not drop), f"{topic.name}: the next up takes the kept topic over"
