@@ -87,7 +87,7 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             user=cfg.clickhouse.user, password=passwords.clickhouse,
             reader_user=cfg.clickhouse.reader_user, reader_password=passwords.reader,
             migration_params=spec.migration_params(cfg, ENDPOINTS),
-            drop_data_on_destroy=cfg.drop_data_on_destroy,
+            drop_data_on_destroy=cfg.drop_data_on_destroy, allow_data_loss=cfg.allow_data_loss,
             depends_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)
 
