@@ -354,3 +354,11 @@ def test_destroy_keeps_every_data_volume_and_the_database_unless_asked(drop):
     for topic in rec.of_type("pulumi-python:dynamic/kafka:Topic"):
         assert topic.retain_on_delete is (not drop), f"{topic.name}: its records are on the kept volume"
         assert topic.inputs["adopt_existing"] is (not drop), f"{topic.name}: the next up takes the kept topic over"
+
+
+def test_a_changed_grafana_admin_password_reaches_the_running_grafana(program):
+    resource = program.named("clickstream-grafana-admin")
+    assert resource.type == "pulumi-python:dynamic/grafana:AdminPassword"
+    assert "password" in resource.secret_paths() and "password" in resource.additional_secret_outputs
+    assert resource.inputs["url"] == program.stack_outputs["grafanaUrl"] and resource.inputs["user"] == "admin"
+    assert program.depends_on("clickstream-grafana-admin", "clickstream-grafana-server")
