@@ -6,9 +6,10 @@ not imported `chdb` (whose in-process engine would share the library's global st
 ctypes and calls it with a config file: that is `python clickhouse_server.py --serve <config>`,
 started by `ClickHouseServer.start`. The library is found without importing chdb.
 
-The config follows the image's defaults where the tests can see a difference: a `users.xml` with
-the `default` user (no password), the `default` profile and quota, and a `users.d/` folder merged
-over it, where callers put the stack's own users file. Free ports, its own folder, a bounded start
+The config follows the image's defaults where the tests can see a difference: its
+`access_control_improvements`, a `users.xml` with the `default` user (no password), the `default`
+profile and quota, and a `users.d/` folder merged over it, where callers put the stack's own users
+file (tests/support/clickhouse_stack.py starts the server the way the stack configures it). Free ports, its own folder, a bounded start
 wait; `stop()` ends it. Stdlib only.
 
     server = ClickHouseServer.start(tmp_path / "clickhouse")
@@ -47,6 +48,16 @@ _CONFIG = """\
   <format_schema_path>{home}/format_schemas/</format_schema_path>
   <users_config>{home}/users.xml</users_config>
   <default_profile>default</default_profile>
+  <!-- As the image's config.xml sets them (ClickHouse's programs/server/config.xml): system tables
+       need a grant, constraints of a later profile replace earlier ones, and with that switch the
+       `changeable_in_readonly` constraint works. -->
+  <access_control_improvements>
+    <users_without_row_policies_can_read_rows>true</users_without_row_policies_can_read_rows>
+    <on_cluster_queries_require_cluster_grant>true</on_cluster_queries_require_cluster_grant>
+    <select_from_system_db_requires_grant>true</select_from_system_db_requires_grant>
+    <select_from_information_schema_requires_grant>true</select_from_information_schema_requires_grant>
+    <settings_constraints_replace_previous>true</settings_constraints_replace_previous>
+  </access_control_improvements>
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mark_cache_size>268435456</mark_cache_size>
