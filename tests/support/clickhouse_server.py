@@ -101,6 +101,16 @@ _USERS = """\
 """
 
 
+class ServerExited(AssertionError):
+    """The server stopped while starting; `returncode` is its exit code (ClickHouse's error code)."""
+
+    def __init__(self, returncode: int, error_log: str) -> None:
+        first_error = next((line for line in error_log.splitlines() if "<Error>" in line), "(none)")
+        super().__init__(f"the ClickHouse server exited with {returncode} while starting; first error: {first_error}")
+        self.returncode = returncode
+        self.error_log = error_log
+
+
 def library_path() -> Path:
     """chdb's shared library, located without importing chdb."""
     spec = importlib.util.find_spec("chdb")
@@ -141,17 +151,25 @@ class ClickHouseServer:
         service = Service("clickhouse server", [sys.executable, str(Path(__file__).resolve()), "--serve", str(config)],
                           home / "log" / "stdout.log", env=process_env, cwd=home)
         server = cls(home, http_port, tcp_port, service)
-        server.wait_ready(timeout)
+        try:
+            server.wait_ready(timeout)
+        except BaseException:
+            server.service.stop()  # ends it if it still runs, and closes its log
+            raise
         return server
 
     def wait_ready(self, timeout: float = 60) -> None:
         def ping() -> bool:
-            self.service.assert_alive()
+            if not self.service.alive():
+                return True  # no use waiting: reported below with its log
             with urllib.request.urlopen(f"{self.http_url}/ping", timeout=2) as response:
                 return response.read() == b"Ok.\n"
 
         wait_for(f"ClickHouse server at {self.http_url}", ping, timeout,
                  hint=f"error log tail:\n{log_tail(self.home / 'log' / 'clickhouse-server.err.log', 15)}")
+        if not self.service.alive():
+            raise ServerExited(self.service.process.returncode,
+                               log_tail(self.home / "log" / "clickhouse-server.err.log", 400))
 
     def stop(self) -> None:
         self.service.stop()

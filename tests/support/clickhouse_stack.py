@@ -50,10 +50,13 @@ class StackClickHouse:
 
     @classmethod
     def start(cls, home: Path, database: str = _DEFAULTS.database, owner: str = _DEFAULTS.user,
-              reader: str = _DEFAULTS.reader_user, timeout: float = 60) -> "StackClickHouse":
+              reader: str = _DEFAULTS.reader_user, more_users_d: Optional[dict[str, str]] = None,
+              timeout: float = 60) -> "StackClickHouse":
+        """`more_users_d`: users.d files beside the stack's (a name sorting after `clickstreamer-`
+        is merged over it)."""
         passwords = {owner: "owner-s3cret", reader: "reader-s3cret"}
         server = ClickHouseServer.start(
-            home, users_d={Path(USERS_FILE).name: users_xml(database, owner, reader)},
+            home, users_d={Path(USERS_FILE).name: users_xml(database, owner, reader), **(more_users_d or {})},
             env=container_environment(passwords[owner], passwords[reader]), timeout=timeout)
         return cls(server, database, owner, reader, passwords)
 
