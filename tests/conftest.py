@@ -2,8 +2,6 @@
 one per test session, started only when a test asks for it."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.support.clickhouse_stack import StackClickHouse
@@ -20,16 +18,12 @@ def stack_clickhouse(tmp_path_factory):
 
 @pytest.fixture
 def owner(stack_clickhouse):
-    """The production HTTP executor, as the stack's owner user (the migrations' user)."""
+    """The production HTTP executor as the stack's owner user (the migrations' user). Every database
+    the test creates is dropped after it (its Kafka tables stop consuming with it), so each test
+    starts from the server's empty state (tests run one at a time)."""
     executor = stack_clickhouse.owner()
+    before = {name for (name,) in executor.rows("SELECT name FROM system.databases")}
     yield executor
+    created = [name for (name,) in executor.rows("SELECT name FROM system.databases") if name not in before]
+    stack_clickhouse.drop_databases(created)
     executor.close()
-
-
-@pytest.fixture
-def scratch_database(owner):
-    """A database name of this test's own on the session's server, dropped after the test (its
-    Kafka tables stop consuming with it)."""
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    yield name
-    owner.command(f"DROP DATABASE IF EXISTS {name} SYNC")

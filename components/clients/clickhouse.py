@@ -1,9 +1,10 @@
 """Talking to ClickHouse: the small `Executor` interface and its HTTP implementation.
 
 The migrations runner (`components/clients/migrations.py`) needs two things from ClickHouse: run
-one statement, read rows. `Executor` is exactly that, so the same runner code runs against a real
-server over HTTP (`HttpExecutor`, clickhouse-connect) in production and against the embedded engine
-(`tests/support/chdb_executor.ChdbExecutor`, chdb 2.1.1) in tests.
+one statement, read rows. `Executor` is exactly that: the runner runs against a real
+server over HTTP (`HttpExecutor`, clickhouse-connect), in production and in the tests (a real
+ClickHouse server configured as the stack's: tests/support/clickhouse_stack.py); the in-process
+engine (`tests/support/chdb_executor.ChdbExecutor`, chdb 2.1.1) implements it too.
 
 Both implementations raise the same errors from `components.errors`:
 - `ServiceUnavailable`: the server could not be reached within the retry budget (nothing answered);

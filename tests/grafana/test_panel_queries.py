@@ -315,9 +315,7 @@ def warehouses(stack_clickhouse, tmp_path_factory) -> dict[str, Reader]:
         yield {"unmerged": _warehouse(unmerged, merged=False), "merged": _warehouse(stack_clickhouse, merged=True)}
     finally:
         unmerged.stop()
-        owner = stack_clickhouse.owner()
-        owner.command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
-        owner.close()
+        stack_clickhouse.drop_databases([DATABASE])
 
 
 def run(ex: Reader, sql: str) -> tuple[list[tuple[str, str]], list[tuple]]:

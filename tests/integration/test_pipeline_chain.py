@@ -2,12 +2,14 @@
 
     Confluent-Avro pageviews ─► Kafka ─► the real Flink job (flink_job/job.py, submitted by the
     FlinkJob provider's REST client with the pipeline's own job_arguments) ─► Kafka insight topics
-    ─► ClickHouse (chdb 2.1.1): the shipped schema's Kafka-engine tables and materialized views
-    ─► the views the dashboards read
+    ─► a real ClickHouse 24.8.4 server configured as the stack's (tests/support/clickhouse_stack.py):
+       the shipped schema, applied by the owner through the production HTTP executor, its Kafka-engine
+       tables and materialized views consuming in the background
+    ─► the views the dashboards read, read as the reader user
 
 Known events in; exact per-minute counts, unique users, hourly rollups and sessions out of the
-dashboard views. Only ClickHouse's background consumption is not the server's: chdb runs each
-ingest view's real SELECT over its Kafka table with a direct select (tests/schema/test_kafka_ingest.py).
+dashboard views, once the server's consumer groups have committed the end of every insight topic
+(polled with a deadline: tests/support/kafka_ingest.py).
 """
 from __future__ import annotations
 
@@ -20,12 +22,11 @@ import pytest
 from components.clients.flink_rest import FlinkClient
 from components.clients.migrations import Migrator, discover
 from components.config import parse_config
-from components.pipeline import job_arguments
+from components.pipeline import job_arguments, migration_params
 from tests.flink_job.pageviews import (PAGEVIEWS_SCHEMA, PAGEVIEWS_SUBJECT, PageView, Record, create_topics,
                                        expected_insights, pageview_record, produce)
-from tests.schema.test_kafka_ingest import run_view
-from tests.support.chdb_executor import ChdbExecutor
 from tests.support.clock import at, epoch_ms, utc_text
+from tests.support.kafka_ingest import wait_consumed
 from tests.support.schema_registry import SchemaRegistryTestServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +53,7 @@ def registry():
     server.stop()
 
 
-def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registry, tmp_path):
+def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registry, stack_clickhouse, owner):
     if flink.udf_error:
         pytest.fail(f"the job's Java functions did not build: {flink.udf_error}")
     run = uuid.uuid4().hex[:8]
@@ -68,8 +69,14 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
              for i, ((second, user, page), (partition, offset)) in enumerate(zip(PLAN, placed))]
     malformed_at = placed[-1]
 
+    # ClickHouse consumes the insight topics from the start, as the stack's schema renders it (the
+    # server reaches the broker at its loopback address), while the job runs.
+    cfg = parse_config({"kafka": {"pageviewsTopic": source}, "flink": {"parallelism": 1},
+                        "retention": {"rawEventsDays": 3650}})
+    params = {**migration_params(cfg, kafka.bootstrap, topics), "kafka_group": f"clickhouse-{run}"}
+    Migrator(owner, DB).apply(discover(SCHEMA_DIR), params)
+
     # The job as the pipeline submits it, bounded so that it finishes and every window fires.
-    cfg = parse_config({"kafka": {"pageviewsTopic": source}, "flink": {"parallelism": 1}})
     args = [*job_arguments(cfg, kafka.bootstrap, registry.url, topics),
             "--bounded", "--startup-mode", "earliest-offset", "--group-id", f"chain-{run}"]
     client = FlinkClient(flink.rest_url)
@@ -77,15 +84,8 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
     finished = client.wait_state(job_id, ["FINISHED"], timeout=240)
     assert finished.state == "FINISHED"
 
-    ex = ChdbExecutor(tmp_path / "clickhouse")
-    Migrator(ex, DB).apply(discover(SCHEMA_DIR), {
-        "kafka_brokers": kafka.bootstrap, "kafka_group": f"clickhouse-{run}", "raw_ttl_days": 3650,
-        "topic_events": topics["events"], "topic_page_stats_1m": topics["page_stats"],
-        "topic_user_activity_1m": topics["user_activity"], "topic_sessions": topics["sessions"],
-        "topic_malformed": topics["malformed"],
-    })
-    for name in SOURCES:
-        run_view(ex, f"ingest_{name}_mv")
+    wait_consumed(kafka.bootstrap, {f"{params['kafka_group']}.{s}": params[f"topic_{s}"] for s in SOURCES})
+    ex = stack_clickhouse.reader()  # what Grafana reads, as Grafana's user
 
     expected = expected_insights(views, session_gap_s=cfg.flink.session_gap_minutes * 60, watermark_ms=2**62)
 

@@ -29,13 +29,9 @@ PARAMS = {
 
 @pytest.fixture
 def executor(owner):
-    """The owner's HTTP executor on the session's server; every database the test creates is
-    dropped after it (tests run one at a time, so each starts from the server's empty state)."""
-    before = {name for (name,) in owner.rows("SELECT name FROM system.databases")}
-    yield owner
-    for (name,) in owner.rows("SELECT name FROM system.databases"):
-        if name not in before:
-            owner.command(f"DROP DATABASE IF EXISTS `{name}` SYNC")
+    """The owner's HTTP executor on the session's server (tests/conftest.py: databases the test
+    creates are dropped after it)."""
+    return owner
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ ENTRY_POINT = "_Z25mainEntryClickHouseServeriPPc"  # mainEntryClickHouseServer(i
 _CONFIG = """\
 <clickhouse>
   <logger>
-    <level>information</level>
+    <level>{log_level}</level>
     <log>{home}/log/clickhouse-server.log</log>
     <errorlog>{home}/log/clickhouse-server.err.log</errorlog>
     <console>0</console>
@@ -61,6 +61,18 @@ _CONFIG = """\
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mark_cache_size>268435456</mark_cache_size>
+  <!-- chdb's library compiles smaller defaults for the background pools (the message-broker pool
+       is 0: Kafka-engine tables would never consume, merges run on 2 threads). These are the stock
+       24.x server defaults the image runs with. -->
+  <background_pool_size>16</background_pool_size>
+  <background_merges_mutations_concurrency_ratio>2</background_merges_mutations_concurrency_ratio>
+  <background_move_pool_size>8</background_move_pool_size>
+  <background_fetches_pool_size>16</background_fetches_pool_size>
+  <background_common_pool_size>8</background_common_pool_size>
+  <background_buffer_flush_schedule_pool_size>16</background_buffer_flush_schedule_pool_size>
+  <background_schedule_pool_size>512</background_schedule_pool_size>
+  <background_message_broker_schedule_pool_size>16</background_message_broker_schedule_pool_size>
+  <background_distributed_schedule_pool_size>16</background_distributed_schedule_pool_size>
   <max_server_memory_usage_to_ram_ratio>0.5</max_server_memory_usage_to_ram_ratio>
   <query_log>
     <database>system</database>
@@ -135,7 +147,7 @@ class ClickHouseServer:
 
     @classmethod
     def start(cls, home: Path, users_d: Optional[Mapping[str, str]] = None, env: Optional[Mapping[str, str]] = None,
-              timeout: float = 60) -> "ClickHouseServer":
+              timeout: float = 60, log_level: str = "information") -> "ClickHouseServer":
         """Start a server in `home`. `users_d`: file name -> content of users.d files; `env`: extra
         environment (the password hashes a users file reads `from_env`)."""
         home = Path(home).resolve()
@@ -143,7 +155,7 @@ class ClickHouseServer:
             (home / folder).mkdir(parents=True, exist_ok=True)
         http_port, tcp_port = free_port(), free_port()
         config = home / "config.xml"
-        config.write_text(_CONFIG.format(home=home, http_port=http_port, tcp_port=tcp_port))
+        config.write_text(_CONFIG.format(home=home, http_port=http_port, tcp_port=tcp_port, log_level=log_level))
         (home / "users.xml").write_text(_USERS)
         for name, content in (users_d or {}).items():
             (home / "users.d" / name).write_text(content)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 import re
 import urllib.error
 import urllib.parse
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Optional
 
 from components.clickhouse import USERS_FILE, password_hash_environment
-from components.clients.clickhouse import Endpoint, HttpExecutor, users_xml
+from components.clients.clickhouse import Endpoint, HttpExecutor, quote_identifier, quote_string, users_xml
 from components.config import parse_config
 
 from .clickhouse_server import ClickHouseServer
@@ -102,6 +103,29 @@ class StackClickHouse:
         columns = [(m["name"], m["type"]) for m in doc["meta"]]
         converters = [_converter(t) for _, t in columns]
         return columns, [tuple(conv(v) for conv, v in zip(converters, row)) for row in doc["data"]]
+
+    def drop_databases(self, names: list[str]) -> None:
+        """Drop `names`. A Kafka table's drop waits for its consumer's current read to end (up to
+        the engine's flush interval, 7.5 s): those are dropped first, all at once."""
+        if not names:
+            return
+        owner = self.owner()
+        listed = ", ".join(quote_string(name) for name in names)
+        kafka_tables = owner.rows(f"SELECT database, name FROM system.tables WHERE database IN ({listed}) "
+                                  "AND engine = 'Kafka'")
+
+        def drop(table: tuple[str, str]) -> None:
+            executor = self.owner()
+            try:
+                executor.command(f"DROP TABLE IF EXISTS {quote_identifier(table[0])}.{quote_identifier(table[1])} SYNC")
+            finally:
+                executor.close()
+
+        with ThreadPoolExecutor(max_workers=max(1, len(kafka_tables))) as pool:
+            list(pool.map(drop, kafka_tables))
+        for name in names:
+            owner.command(f"DROP DATABASE IF EXISTS {quote_identifier(name)} SYNC")
+        owner.close()
 
     def stop(self) -> None:
         self.server.stop()
