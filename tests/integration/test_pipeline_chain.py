@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,26 @@ def registry():
     server.stop()
 
 
-def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registry, stack_clickhouse, owner):
+@dataclass
+class Chain:
+    """One run of the chain over known pageviews, its input and how it was deployed."""
+    views: list
+    malformed_at: tuple
+    cfg: object
+    job_args: list
+    params: dict
+    client: FlinkClient
+
+
+def run_job(chain_client: FlinkClient, args: list[str], group_id: str) -> None:
+    """The job as the pipeline submits it, bounded so that it finishes and every window fires."""
+    job_id = chain_client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"),
+                                        [*args, "--group-id", group_id], parallelism=1)
+    assert chain_client.wait_state(job_id, ["FINISHED"], timeout=240).state == "FINISHED"
+
+
+@pytest.fixture(scope="module")
+def chain(kafka, flink, registry, stack_clickhouse):
     if flink.udf_error:
         pytest.fail(f"the job's Java functions did not build: {flink.udf_error}")
     run = uuid.uuid4().hex[:8]
@@ -74,19 +94,53 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
     cfg = parse_config({"kafka": {"pageviewsTopic": source}, "flink": {"parallelism": 1},
                         "retention": {"rawEventsDays": 3650}})
     params = {**migration_params(cfg, kafka.bootstrap, topics), "kafka_group": f"clickhouse-{run}"}
+    owner = stack_clickhouse.owner()
     Migrator(owner, DB).apply(discover(SCHEMA_DIR), params)
+    owner.close()
 
-    # The job as the pipeline submits it, bounded so that it finishes and every window fires.
-    args = [*job_arguments(cfg, kafka.bootstrap, registry.url, topics),
-            "--bounded", "--startup-mode", "earliest-offset", "--group-id", f"chain-{run}"]
+    args = [*job_arguments(cfg, kafka.bootstrap, registry.url, topics), "--bounded", "--startup-mode", "earliest-offset"]
     client = FlinkClient(flink.rest_url)
-    job_id = client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"), args, parallelism=1)
-    finished = client.wait_state(job_id, ["FINISHED"], timeout=240)
-    assert finished.state == "FINISHED"
-
+    run_job(client, args, f"chain-{run}")
     wait_consumed(kafka.bootstrap, {f"{params['kafka_group']}.{s}": params[f"topic_{s}"] for s in SOURCES})
-    ex = stack_clickhouse.reader()  # what Grafana reads, as Grafana's user
+    yield Chain(views, malformed_at, cfg, args, params, client)
+    stack_clickhouse.drop_databases([DB])
 
+
+def test_known_pageviews_reach_the_dashboard_views_exactly(chain, stack_clickhouse):
+    ex = stack_clickhouse.reader()  # what Grafana reads, as Grafana's user
+    assert_dashboard_views(ex, chain)
+
+
+def test_a_replay_of_the_whole_output_changes_no_view_before_or_after_the_servers_merges(
+        chain, kafka, stack_clickhouse):
+    """The job run again over the same input under a new consumer group re-emits every insight (as a
+    restore from an early checkpoint does): the server consumes the copies, the views stay exact, and
+    once the server has merged every table the copies are gone."""
+    owner = stack_clickhouse.owner()
+    tables = [name for (name,) in owner.rows(
+        f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine LIKE '%MergeTree' ORDER BY name")]
+    for table in tables:  # held off, so the copies are seen before the server merges them
+        owner.command(f"SYSTEM STOP MERGES {DB}.{table}")
+    try:
+        run_job(chain.client, chain.job_args, f"chain-replay-{uuid.uuid4().hex[:8]}")
+        wait_consumed(kafka.bootstrap,
+                      {f"{chain.params['kafka_group']}.{s}": chain.params[f"topic_{s}"] for s in SOURCES})
+        assert owner.rows(f"SELECT count() FROM {DB}.pageviews")[0][0] == 2 * len(chain.views), \
+            "every event arrived twice"
+        reader = stack_clickhouse.reader()
+        assert_dashboard_views(reader, chain)
+    finally:
+        for table in tables:
+            owner.command(f"SYSTEM START MERGES {DB}.{table}")
+
+    for table in tables:
+        owner.command(f"OPTIMIZE TABLE {DB}.{table} FINAL")
+    assert owner.rows(f"SELECT count() FROM {DB}.pageviews")[0][0] == len(chain.views), "one row per event once merged"
+    assert_dashboard_views(reader, chain)
+
+
+def assert_dashboard_views(ex, chain: Chain) -> None:
+    views, cfg = chain.views, chain.cfg
     expected = expected_insights(views, session_gap_s=cfg.flink.session_gap_minutes * 60, watermark_ms=2**62)
 
     raw = ex.rows(f"SELECT kafka_partition, kafka_offset, toString(event_time), viewtime, user_id, page_id "
@@ -122,4 +176,4 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
                               for s in expected["sessions"].values())
     assert [s[0] for s in sessions].count("User_1") == 2, "User_1's view twelve minutes later opens a new session"
 
-    assert ex.rows(f"SELECT kafka_partition, kafka_offset FROM {DB}.malformed_events FINAL") == [malformed_at]
+    assert ex.rows(f"SELECT kafka_partition, kafka_offset FROM {DB}.malformed_events FINAL") == [chain.malformed_at]
