@@ -1,7 +1,8 @@
 """The Kafka-engine ingestion as production runs it, with the data contract's own examples: the shipped
 schema on a real ClickHouse 24.8.4 server (the stack's, migrations by the owner over HTTP) consumes
-from a real Kafka broker in the background, its materialized views fill the tables, and the test only
-polls the dashboard views, with a deadline, until they show the expected state.
+from a real Kafka broker in the background, its materialized views fill the tables; the test waits,
+with a deadline, until each Kafka table's consumer group has committed the end of its topic
+(ClickHouse commits after the block went through the table's views), then reads the dashboard views.
 
 The messages are the JSON examples of docs/data-contract.md, read from that file, plus replays,
 a late re-fired window, a message lacking a field and one that is not JSON. The server reaches the
