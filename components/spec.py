@@ -101,13 +101,15 @@ def job_arguments(cfg: PipelineConfig, endpoints: Endpoints,
     ]
 
 
-def migration_params(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, Any]:
-    """Values rendered into clickhouse_schema/ files (see clickhouse_schema/README.md)."""
+def migration_params(cfg: PipelineConfig, endpoints: Endpoints,
+                     topics: Mapping[str, str] = INSIGHT_TOPICS) -> dict[str, Any]:
+    """Values rendered into clickhouse_schema/ files (see clickhouse_schema/README.md). `topics`: the
+    job's output topics by role (tests give their own names)."""
     return {
         "kafka_brokers": endpoints.kafka_bootstrap,
         "kafka_group": CLICKHOUSE_KAFKA_GROUP,
         # `topic_<source>` of every topic the generated ingestion reads (components/contract.py).
-        **{contract.topic_param: INSIGHT_TOPICS[role] for role, contract in TOPIC_CONTRACTS.items()},
+        **{contract.topic_param: topics[role] for role, contract in TOPIC_CONTRACTS.items()},
         "raw_ttl_days": cfg.retention.raw_events_days,
     }
 

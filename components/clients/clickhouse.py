@@ -1,9 +1,10 @@
 """Talking to ClickHouse: the small `Executor` interface and its HTTP implementation.
 
 The migrations runner (`components/clients/migrations.py`) needs two things from ClickHouse: run
-one statement, read rows. `Executor` is exactly that, so the same runner code runs against a real
-server over HTTP (`HttpExecutor`, clickhouse-connect) in production and against the embedded engine
-(`tests/support/chdb_executor.ChdbExecutor`, chdb 2.1.1) in tests.
+one statement, read rows. `Executor` is exactly that: the runner runs against a real
+server over HTTP (`HttpExecutor`, clickhouse-connect), in production and in the tests (a real
+ClickHouse server configured as the stack's: tests/support/clickhouse_stack.py); the in-process
+engine (`tests/support/chdb_executor.ChdbExecutor`, chdb 2.1.1) implements it too.
 
 Both implementations raise the same errors from `components.errors`:
 - `ServiceUnavailable`: the server could not be reached within the retry budget (nothing answered);
@@ -150,28 +151,42 @@ def _hint_for(message: str) -> str:
     return "the statement is in the error's `statement`; ClickHouse's reason in `clickhouse_error`"
 
 
-# The Grafana plugin (clickhouse-go) sets max_execution_time on every query, which a readonly=1
-# profile refuses. readonly=1 plus a `changeable_in_readonly` constraint would also do, but needs the
-# server's access_control_improvements.settings_constraints_replace_previous and cannot be loaded by
-# chdb (clickhouse-local ignores that switch), so it could not be tested here. readonly=2 forbids
-# writes and DDL and lets the user change settings (not `readonly` itself); the SELECT-only grant
-# on one database is the real fence, and constraints cap what the user may raise.
+# The Grafana plugin (clickhouse-go) sets max_execution_time on every query. The reader's profile is
+# `readonly = 1` (no writes, no DDL, no settings) with a `changeable_in_readonly` constraint on that one
+# setting, as the plugin's documentation advises; the constraint type works because the image's
+# config.xml enables access_control_improvements.settings_constraints_replace_previous (proven on a
+# real server: tests/schema/test_reader_user.py). The SELECT-only grant on one database is the fence
+# around what it reads; the constraints cap what it may ask for.
 OWNER_PASSWORD_ENV = "CLICKHOUSE_OWNER_PASSWORD_SHA256"
 READER_PASSWORD_ENV = "CLICKHOUSE_READER_PASSWORD_SHA256"
 
-# The reader's (Grafana's) profile, one definition for both platforms: no change to data or schema,
-# and because the plugin sends per-query settings (readonly=2 lets it), bounds on what it may ask for.
-READER_PROFILE_SETTINGS = {"readonly": 2, "max_execution_time": 60}
-READER_PROFILE_CONSTRAINTS = {"max_execution_time": {"max": 300}, "max_memory_usage": {"max": 4_000_000_000}}
+# The reader's (Grafana's) profile, one definition for both platforms: no change to data, schema or
+# settings, except the per-query time limit the plugin sends, within bounds. An empty value renders
+# an empty element (`<changeable_in_readonly/>`, a flag).
+READER_PROFILE_SETTINGS = {"readonly": 1, "max_execution_time": 60}
+READER_PROFILE_CONSTRAINTS = {"max_execution_time": {"max": 300, "changeable_in_readonly": ""},
+                              "max_memory_usage": {"max": 4_000_000_000}}
 
 
-def reader_profile_paths(profile: str) -> dict[str, int]:
+def reader_profile_paths(profile: str) -> dict[str, Any]:
     """The reader's profile as `profile/tag/.../tag: value` paths: the syntax of the ClickHouse
     operator's `profiles` (it nests the tags into the users XML), and what `users_xml` renders."""
     paths = {f"{profile}/{setting}": value for setting, value in READER_PROFILE_SETTINGS.items()}
     for setting, bounds in READER_PROFILE_CONSTRAINTS.items():
         paths.update({f"{profile}/constraints/{setting}/{bound}": value for bound, value in bounds.items()})
     return paths
+
+
+# The reader's quota per hour, one definition for both platforms: the live dashboard sends 17 queries
+# per 10 s refresh (~6,100 an hour per open browser), so this allows about ten viewers at once and
+# stops a runaway client from monopolising the server.
+READER_QUOTA_INTERVAL = {"duration": 3600, "queries": 60_000}
+
+
+def reader_quota_paths(quota: str) -> dict[str, int]:
+    """The reader's quota as `quota/interval/tag: value` paths (the ClickHouse operator's `quotas`
+    syntax), and what `users_xml` renders."""
+    return {f"{quota}/interval/{tag}": value for tag, value in READER_QUOTA_INTERVAL.items()}
 
 
 def _xml_from_paths(paths: dict[str, Any], indent: int) -> str:
@@ -192,6 +207,8 @@ def _xml_from_paths(paths: dict[str, Any], indent: int) -> str:
                 lines.append(f"{pad}<{tag}>")
                 render(value, depth + 1)
                 lines.append(f"{pad}</{tag}>")
+            elif value == "":
+                lines.append(f"{pad}<{tag}/>")
             else:
                 lines.append(f"{pad}<{tag}>{_xml_escape(str(value))}</{tag}>")
 
@@ -206,6 +223,9 @@ _USERS_XML = """\
   <profiles>
 {profiles}
   </profiles>
+  <quotas>
+{quotas}
+  </quotas>
   <users>
     <!-- The image's `default` user has no password: nothing may log in as it. -->
     <default remove="remove"/>
@@ -224,7 +244,7 @@ _USERS_XML = """\
         <ip>::/0</ip>
       </networks>
       <profile>{profile}</profile>
-      <quota>default</quota>
+      <quota>{quota}</quota>
       <grants>
         <query>GRANT SELECT ON {database}.*</query>
       </grants>
@@ -241,8 +261,9 @@ def users_xml(database: str, owner: str, reader: str) -> str:
     Upload it as `/etc/clickhouse-server/users.d/<name>.xml` and set `OWNER_PASSWORD_ENV` and
     `READER_PASSWORD_ENV` in the container to `sha256(password).hexdigest()` (secrets), so no
     password is ever in the file or the environment. The reader may read every table and view of
-    `database` and nothing else, and may not change data or schema (`readonly=2`: settings such as
-    max_execution_time stay changeable, within the profile's constraints).
+    `database` and nothing else, and may not change data, schema or settings (`readonly=1`), except
+    max_execution_time within the profile's constraint (`changeable_in_readonly`), and its queries
+    per hour are bounded by its quota.
     """
     import re
 
@@ -251,9 +272,10 @@ def users_xml(database: str, owner: str, reader: str) -> str:
             raise ValueError(f"{what} {value!r} must be an identifier ([A-Za-z_][A-Za-z0-9_]*)")
     if owner == reader or "default" in (owner, reader):
         raise ValueError(f"owner {owner!r} and reader {reader!r} must differ and neither may be `default`")
-    profile = f"{reader}_profile"
+    profile, quota = f"{reader}_profile", f"{reader}_quota"
     return _USERS_XML.format(
         profiles=_xml_from_paths(reader_profile_paths(profile), indent=4), profile=profile, owner=owner,
+        quotas=_xml_from_paths(reader_quota_paths(quota), indent=4), quota=quota,
         reader=reader, owner_env=OWNER_PASSWORD_ENV, reader_env=READER_PASSWORD_ENV,
         database=quote_identifier(database),
     )

@@ -16,7 +16,7 @@ exact answers.
 """
 from __future__ import annotations
 
-from tests.support.chdb_executor import ChdbExecutor
+from components.clients.clickhouse import Executor
 from tests.support.clock import DAY
 
 
@@ -91,7 +91,7 @@ def _array(values: list[str]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
-def load(ex: ChdbExecutor, db: str) -> None:
+def load(ex: Executor, db: str) -> None:
     """Insert the known rows block by block, as the ingest views would (the hourly views fire per block)."""
     def insert(table: str, columns: str, rows: list[str]) -> None:
         ex.command(f"INSERT INTO {db}.{table} ({columns}) VALUES {', '.join(rows)}")

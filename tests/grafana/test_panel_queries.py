@@ -1,13 +1,17 @@
-"""Every dashboard query, as the plugin would send it, run against the migrated schema on chdb 2.1.1.
+"""Every dashboard query, as the plugin would send it, run over HTTP as the stack's reader user on a real
+ClickHouse 24.8.4 server configured as the stack's (tests/support/clickhouse_stack.py), the schema
+applied by the production runner as the owner.
 
 Each panel target and variable query of grafana/dashboards/*.json is interpolated by the mirror of
 grafana-clickhouse-datasource 4.14.1 and Grafana's template service (tests/support/grafana_macros.py,
 sources cited there: pkg/macros/macros.go, src/data/CHDatasource.ts at tag v4.14.1, sqlds v5.0.4 /
-plugin-sdk-go v0.284.0 data/sqlutil/macros.go), then run on the known rows of known_data.py. The
-test asserts the columns the panel needs and the exact rows for that data, in two storage states:
+plugin-sdk-go v0.284.0 data/sqlutil/macros.go), then sent as the plugin sends it (the datasource's
+default database and the per-query max_execution_time as URL parameters) on the known rows of
+known_data.py. The test asserts the columns the panel needs and the exact rows for that data, in two
+storage states, each on a server of its own (the reader may read one database, `clickstream`):
 
 - `unmerged`: every inserted block is still its own part, replays and superseded rows included
-  (background merges are held off by a test-only table setting);
+  (the server's merges of those tables are stopped: SYSTEM STOP MERGES);
 - `merged`: the same data after OPTIMIZE FINAL.
 
 A query that is correct under the dedup design gives the same answer in both. Only the panels that
@@ -19,7 +23,6 @@ Contexts (the Grafana request): `hour` = 13:00:00.000–13:59:59.999 with every 
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -30,7 +33,7 @@ import pytest
 
 from components.clients.migrations import Migrator, discover
 from tests.schema.conftest import DATABASE, PARAMS, SCHEMA_DIR
-from tests.support.chdb_executor import ChdbExecutor, copy_data_folder
+from tests.support.clickhouse_stack import StackClickHouse
 from tests.support.clock import DAY, day_before
 from tests.support.grafana_macros import ALL, QueryContext, Variable, epoch_ms, interpolate
 
@@ -269,52 +272,66 @@ QUERIES = {q.key: q for q in queries()}
 
 # --- the two storage states -------------------------------------------------------------------------
 
-def _merge_tree_tables(ex: ChdbExecutor) -> list[str]:
-    return [r[0] for r in ex.rows(
+# The per-query time limit the plugin sends (its query timeout), within the reader's bound.
+PLUGIN_SETTINGS = {"database": DATABASE, "max_execution_time": 60}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The reader's view of one server, as Grafana's datasource queries it."""
+    stack: StackClickHouse
+
+    def query(self, sql: str) -> tuple[list[tuple[str, str]], list[tuple]]:
+        return self.stack.query(self.stack.reader_user, sql, **PLUGIN_SETTINGS)
+
+
+def _merge_tree_tables(owner) -> list[str]:
+    return [r[0] for r in owner.rows(
         f"SELECT name FROM system.tables WHERE database = '{DATABASE}' AND engine LIKE '%MergeTree'")]
 
 
-def _read_only(ex: ChdbExecutor) -> ChdbExecutor:
-    ex.command(f"USE {DATABASE}")  # the datasource's defaultDatabase: panels name tables without it
-    ex.command("SET output_format_json_quote_64bit_integers = 0")
-    ex.command("SET readonly = 2")  # the reader's profile
-    return ex
+def _warehouse(stack: StackClickHouse, merged: bool) -> Reader:
+    """The shipped schema and the known rows on `stack`, merged or with every block kept."""
+    owner = stack.owner()
+    owner.command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
+    Migrator(owner, DATABASE).apply(discover(SCHEMA_DIR), PARAMS)
+    for table in _merge_tree_tables(owner):
+        owner.command(f"SYSTEM STOP MERGES {DATABASE}.{table}")
+    load(owner, DATABASE)
+    if merged:
+        for table in _merge_tree_tables(owner):
+            owner.command(f"SYSTEM START MERGES {DATABASE}.{table}")
+            owner.command(f"OPTIMIZE TABLE {DATABASE}.{table} FINAL")
+    owner.close()
+    return Reader(stack)
 
 
 @pytest.fixture(scope="module")
-def warehouses(tmp_path_factory) -> dict[str, ChdbExecutor]:
-    root = Path(tmp_path_factory.mktemp("grafana"))
-    unmerged = ChdbExecutor(root / "unmerged")
-    Migrator(unmerged, DATABASE).apply(discover(SCHEMA_DIR), PARAMS)
-    for table in _merge_tree_tables(unmerged):
-        # Test-only: no part is small enough to merge, so every inserted block stays visible.
-        unmerged.command(f"ALTER TABLE {DATABASE}.{table} MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1")
-    load(unmerged, DATABASE)
-    copy_data_folder(root / "unmerged", root / "merged")
-    merged = ChdbExecutor(root / "merged")
-    for table in _merge_tree_tables(merged):
-        merged.command(f"ALTER TABLE {DATABASE}.{table} RESET SETTING max_bytes_to_merge_at_max_space_in_pool")
-        merged.command(f"OPTIMIZE TABLE {DATABASE}.{table} FINAL")
-    return {"unmerged": _read_only(unmerged), "merged": _read_only(merged)}
+def warehouses(stack_clickhouse, tmp_path_factory) -> dict[str, Reader]:
+    """`merged` on the session's server, `unmerged` on a second one of this module."""
+    unmerged = StackClickHouse.start(Path(tmp_path_factory.mktemp("grafana")) / "clickhouse")
+    try:
+        yield {"unmerged": _warehouse(unmerged, merged=False), "merged": _warehouse(stack_clickhouse, merged=True)}
+    finally:
+        unmerged.stop()
+        stack_clickhouse.drop_databases([DATABASE])
 
 
-def run(ex: ChdbExecutor, sql: str) -> tuple[list[tuple[str, str]], list[tuple]]:
-    out = ex.query(sql, "JSONCompact").bytes()
-    doc = json.loads(out) if out else {"meta": [], "data": []}
-    return [(m["name"], m["type"]) for m in doc["meta"]], [tuple(r) for r in doc["data"]]
+def run(ex: Reader, sql: str) -> tuple[list[tuple[str, str]], list[tuple]]:
+    return ex.query(sql)
 
 
 _CONTEXTS: dict[tuple[int, str], QueryContext] = {}
 
 
-def build_context(ex: ChdbExecutor, name: str) -> QueryContext:
+def build_context(ex: Reader, name: str) -> QueryContext:
     """Grafana's order: variable queries run in the range first; their values are the choices."""
     if (id(ex), name) not in _CONTEXTS:
         _CONTEXTS[(id(ex), name)] = _build_context(ex, name)
     return _CONTEXTS[(id(ex), name)]
 
 
-def _build_context(ex: ChdbExecutor, name: str) -> QueryContext:
+def _build_context(ex: Reader, name: str) -> QueryContext:
     spec = CONTEXTS[name]
     ctx = QueryContext.between(spec.start, spec.end, spec.interval_ms)
     variables = []
@@ -406,15 +423,16 @@ def test_panel_query(warehouses, key, context, state):
                 assert value == expected, f"row {got}, expected {want}"
 
 
-def _tables_read(ex: ChdbExecutor, sql: str) -> tuple[set[str], int]:
+def _tables_read(ex: Reader, sql: str) -> tuple[set[str], int]:
     tree = "\n".join(r[0] for r in run(ex, f"EXPLAIN QUERY TREE {sql}")[1])
     return set(re.findall(r"table_name: (\S+)", tree)), tree.count("TABLE_FUNCTION")
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED))
 def test_queries_need_nothing_but_select_on_the_database(warehouses, key):
-    """The Grafana reader has SELECT on <database>.* and readonly = 2 (clickhouse_schema/README.md):
-    every table a query reads is in that database, and no table function is used."""
+    """The Grafana reader has SELECT on <database>.* and readonly = 1 (clickhouse_schema/README.md):
+    every table a query reads is in that database, and no table function is used (the queries run
+    as the reader prove the grant suffices; this proves they need nothing more)."""
     ex = warehouses["merged"]
     tables, table_functions = _tables_read(ex, interpolate(QUERIES[key].sql, build_context(ex, "hour")))
     assert tables and all(t.startswith(f"{DATABASE}.") for t in tables), tables

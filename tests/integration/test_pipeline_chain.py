@@ -2,17 +2,20 @@
 
     Confluent-Avro pageviews ─► Kafka ─► the real Flink job (flink_job/job.py, submitted by the
     FlinkJob provider's REST client with the pipeline's own job_arguments) ─► Kafka insight topics
-    ─► ClickHouse (chdb 2.1.1): the shipped schema's Kafka-engine tables and materialized views
-    ─► the views the dashboards read
+    ─► a real ClickHouse 24.8.4 server configured as the stack's (tests/support/clickhouse_stack.py):
+       the shipped schema, applied by the owner through the production HTTP executor, its Kafka-engine
+       tables and materialized views consuming in the background
+    ─► the views the dashboards read, read as the reader user
 
 Known events in; exact per-minute counts, unique users, hourly rollups and sessions out of the
-dashboard views. Only ClickHouse's background consumption is not the server's: chdb runs each
-ingest view's real SELECT over its Kafka table with a direct select (tests/schema/test_kafka_ingest.py).
+dashboard views, once the server's consumer groups have committed the end of every insight topic
+(polled with a deadline: tests/support/kafka_ingest.py).
 """
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,12 +23,11 @@ import pytest
 from components.clients.flink_rest import FlinkClient
 from components.clients.migrations import Migrator, discover
 from components.config import parse_config
-from components.spec import Endpoints, job_arguments
+from components.spec import Endpoints, job_arguments, migration_params
 from tests.flink_job.pageviews import (PAGEVIEWS_SCHEMA, PAGEVIEWS_SUBJECT, PageView, Record, create_topics,
                                        expected_insights, pageview_record, produce)
-from tests.schema.test_kafka_ingest import run_view
-from tests.support.chdb_executor import ChdbExecutor
 from tests.support.clock import at, epoch_ms, utc_text
+from tests.support.kafka_ingest import wait_consumed
 from tests.support.schema_registry import SchemaRegistryTestServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +54,26 @@ def registry():
     server.stop()
 
 
-def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registry, tmp_path):
+@dataclass
+class Chain:
+    """One run of the chain over known pageviews, its input and how it was deployed."""
+    views: list
+    malformed_at: tuple
+    cfg: object
+    job_args: list
+    params: dict
+    client: FlinkClient
+
+
+def run_job(chain_client: FlinkClient, args: list[str], group_id: str) -> None:
+    """The job as the pipeline submits it, bounded so that it finishes and every window fires."""
+    job_id = chain_client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"),
+                                        [*args, "--group-id", group_id], parallelism=1)
+    assert chain_client.wait_state(job_id, ["FINISHED"], timeout=240).state == "FINISHED"
+
+
+@pytest.fixture(scope="module")
+def chain(kafka, flink, registry, stack_clickhouse):
     if flink.udf_error:
         pytest.fail(f"the job's Java functions did not build: {flink.udf_error}")
     run = uuid.uuid4().hex[:8]
@@ -68,25 +89,59 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
              for i, ((second, user, page), (partition, offset)) in enumerate(zip(PLAN, placed))]
     malformed_at = placed[-1]
 
-    # The job as the pipeline submits it, bounded so that it finishes and every window fires.
-    cfg = parse_config({"kafka": {"pageviewsTopic": source}, "flink": {"parallelism": 1}})
-    args = [*job_arguments(cfg, Endpoints(kafka.bootstrap, registry.url, clickhouse_host="unused"), topics),
-            "--bounded", "--startup-mode", "earliest-offset", "--group-id", f"chain-{run}"]
+    # ClickHouse consumes the insight topics from the start, as the stack's schema renders it (the
+    # server reaches the broker at its loopback address), while the job runs.
+    cfg = parse_config({"kafka": {"pageviewsTopic": source}, "flink": {"parallelism": 1},
+                        "retention": {"rawEventsDays": 3650}})
+    endpoints = Endpoints(kafka.bootstrap, registry.url, clickhouse_host="unused")
+    params = {**migration_params(cfg, endpoints, topics), "kafka_group": f"clickhouse-{run}"}
+    owner = stack_clickhouse.owner()
+    Migrator(owner, DB).apply(discover(SCHEMA_DIR), params)
+    owner.close()
+
+    args = [*job_arguments(cfg, endpoints, topics), "--bounded", "--startup-mode", "earliest-offset"]
     client = FlinkClient(flink.rest_url)
-    job_id = client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"), args)
-    finished = client.wait_state(job_id, ["FINISHED"], timeout=240)
-    assert finished.state == "FINISHED"
+    run_job(client, args, f"chain-{run}")
+    wait_consumed(kafka.bootstrap, {f"{params['kafka_group']}.{s}": params[f"topic_{s}"] for s in SOURCES})
+    yield Chain(views, malformed_at, cfg, args, params, client)
+    stack_clickhouse.drop_databases([DB])
 
-    ex = ChdbExecutor(tmp_path / "clickhouse")
-    Migrator(ex, DB).apply(discover(SCHEMA_DIR), {
-        "kafka_brokers": kafka.bootstrap, "kafka_group": f"clickhouse-{run}", "raw_ttl_days": 3650,
-        "topic_events": topics["events"], "topic_page_stats_1m": topics["page_stats"],
-        "topic_user_activity_1m": topics["user_activity"], "topic_sessions": topics["sessions"],
-        "topic_malformed": topics["malformed"],
-    })
-    for name in SOURCES:
-        run_view(ex, f"ingest_{name}_mv")
 
+def test_known_pageviews_reach_the_dashboard_views_exactly(chain, stack_clickhouse):
+    ex = stack_clickhouse.reader()  # what Grafana reads, as Grafana's user
+    assert_dashboard_views(ex, chain)
+
+
+def test_a_replay_of_the_whole_output_changes_no_view_before_or_after_the_servers_merges(
+        chain, kafka, stack_clickhouse):
+    """The job run again over the same input under a new consumer group re-emits every insight (as a
+    restore from an early checkpoint does): the server consumes the copies, the views stay exact, and
+    once the server has merged every table the copies are gone."""
+    owner = stack_clickhouse.owner()
+    tables = [name for (name,) in owner.rows(
+        f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine LIKE '%MergeTree' ORDER BY name")]
+    for table in tables:  # held off, so the copies are seen before the server merges them
+        owner.command(f"SYSTEM STOP MERGES {DB}.{table}")
+    try:
+        run_job(chain.client, chain.job_args, f"chain-replay-{uuid.uuid4().hex[:8]}")
+        wait_consumed(kafka.bootstrap,
+                      {f"{chain.params['kafka_group']}.{s}": chain.params[f"topic_{s}"] for s in SOURCES})
+        assert owner.rows(f"SELECT count() FROM {DB}.pageviews")[0][0] == 2 * len(chain.views), \
+            "every event arrived twice"
+        reader = stack_clickhouse.reader()
+        assert_dashboard_views(reader, chain)
+    finally:
+        for table in tables:
+            owner.command(f"SYSTEM START MERGES {DB}.{table}")
+
+    for table in tables:
+        owner.command(f"OPTIMIZE TABLE {DB}.{table} FINAL")
+    assert owner.rows(f"SELECT count() FROM {DB}.pageviews")[0][0] == len(chain.views), "one row per event once merged"
+    assert_dashboard_views(reader, chain)
+
+
+def assert_dashboard_views(ex, chain: Chain) -> None:
+    views, cfg = chain.views, chain.cfg
     expected = expected_insights(views, session_gap_s=cfg.flink.session_gap_minutes * 60, watermark_ms=2**62)
 
     raw = ex.rows(f"SELECT kafka_partition, kafka_offset, toString(event_time), viewtime, user_id, page_id "
@@ -122,4 +177,4 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
                               for s in expected["sessions"].values())
     assert [s[0] for s in sessions].count("User_1") == 2, "User_1's view twelve minutes later opens a new session"
 
-    assert ex.rows(f"SELECT kafka_partition, kafka_offset FROM {DB}.malformed_events FINAL") == [malformed_at]
+    assert ex.rows(f"SELECT kafka_partition, kafka_offset FROM {DB}.malformed_events FINAL") == [chain.malformed_at]

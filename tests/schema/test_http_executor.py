@@ -1,8 +1,5 @@
-"""The HTTP executor's failure path, against a real closed port (no ClickHouse server runs here).
-
-What a successful exchange looks like is not provable on this machine (chdb cannot listen on
-HTTP); the e2e test runs the same code against the ClickHouse container.
-"""
+"""The HTTP executor's failure path, against a real closed port. Its successful exchanges are what
+every other schema, Grafana and integration test runs on the stack-configured ClickHouse server."""
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
-"""The migrations runner, specified on small schema folders written inline, run on chdb 2.1.1."""
+"""The migrations runner, specified on small schema folders written inline, run through the production
+HTTP executor on the session's real ClickHouse server (as the stack's owner user)."""
 from __future__ import annotations
 
 from pathlib import Path

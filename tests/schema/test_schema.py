@@ -1,4 +1,5 @@
-"""The shipped schema (clickhouse_schema/), specified on chdb 2.1.1 (ClickHouse 24.8.4).
+"""The shipped schema (clickhouse_schema/), specified on a real ClickHouse 24.8.4 server configured as
+the stack's, applied by the production runner over HTTP as the stack's owner user.
 
 Rows are inserted the way the ingest views insert them (one block per replayed batch), so the
 hourly materialized views fire as they do in production.
@@ -111,25 +112,22 @@ def test_kafka_settings_follow_the_parameters(migrated):
     ("ingest_errors_events", "kafka_timestamp", "topic, partition, offset, error, raw_message",
      "'clickstream.events', 0, {n}, 'bad', ''"),
 ])
-def test_raw_rows_expire_at_the_configured_retention_and_not_before(server_executor, table, time_column, columns,
-                                                                     values):
+def test_raw_rows_expire_at_the_configured_retention_and_not_before(executor, table, time_column, columns, values):
     """Rows dated a minute past `raw_ttl_days` are dropped and rows a minute inside it kept, once
     ClickHouse has merged them (TTL is applied by merges; FINAL forces one). Dated relative to the
-    server's own `now()`, so the outcome is the same whatever day the test runs. On the real server:
-    chdb's per-query runs showed an expired part again after hiding it."""
+    server's own `now()`, so the outcome is the same whatever day the test runs."""
     database = f"ttl_{uuid.uuid4().hex[:8]}"
     days = 3
-    Migrator(server_executor, database).apply(discover(SCHEMA_DIR), {**PARAMS, "raw_ttl_days": days})
+    Migrator(executor, database).apply(discover(SCHEMA_DIR), {**PARAMS, "raw_ttl_days": days})
     edge = days * 86400
 
     for seconds_old, n in ((edge + 60, 1), (edge - 60, 2), (edge + 120, 3), (0, 4)):  # one block each
-        server_executor.command(f"INSERT INTO {database}.{table} ({time_column}, {columns}) SELECT "
+        executor.command(f"INSERT INTO {database}.{table} ({time_column}, {columns}) SELECT "
                                 f"now64(3) - toIntervalSecond({seconds_old}), {values.format(n=n)}")
-    server_executor.command(f"OPTIMIZE TABLE {database}.{table} FINAL")
+    executor.command(f"OPTIMIZE TABLE {database}.{table} FINAL")
 
     offset = "offset" if table.startswith("ingest_errors") else "kafka_offset"
-    assert server_executor.rows(f"SELECT {offset} FROM {database}.{table} ORDER BY {offset}") == [(2,), (4,)]
-    server_executor.command(f"DROP DATABASE {database} SYNC")
+    assert executor.rows(f"SELECT {offset} FROM {database}.{table} ORDER BY {offset}") == [(2,), (4,)]
 
 
 # --- exact results through the dashboard views ------------------------------------------------
@@ -138,23 +136,18 @@ def insert(executor, table: str, values: str) -> None:
     executor.command(f"INSERT INTO {DB}.{table} {values}")
 
 
+def merge_tree_tables(executor) -> list[str]:
+    return [name for (name,) in executor.rows(
+        f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine LIKE '%MergeTree' ORDER BY name")]
+
+
 @pytest.fixture
 def loaded(migrated):
-    """Known job output, inserted batch by batch, replays and a late re-fired window included."""
-    return load_known_output(migrated)
-
-
-@pytest.fixture
-def loaded_unmerged(migrated):
-    """`loaded` with every inserted block kept as its own part: no background merge collapses a
-    replay before a test counts what arrived."""
-    for (table,) in migrated.rows(f"SELECT name FROM system.tables WHERE database = '{DB}' AND engine LIKE '%MergeTree'"):
-        # Test-only: no part is small enough to merge.
-        migrated.command(f"ALTER TABLE {DB}.{table} MODIFY SETTING max_bytes_to_merge_at_max_space_in_pool = 1")
-    return load_known_output(migrated)
-
-
-def load_known_output(migrated):
+    """Known job output, inserted batch by batch, replays and a late re-fired window included. The
+    server's background merges are stopped, so every inserted block stays visible until a test
+    starts them again."""
+    for table in merge_tree_tables(migrated):
+        migrated.command(f"SYSTEM STOP MERGES {DB}.{table}")
     ps = "(window_start, window_end, page_id, views, unique_users) VALUES"
     insert(migrated, "page_stats_1m", f"{ps} ('{DAY} 13:05:00', '{DAY} 13:06:00', 'Page_17', 12, 5),"
                                       f" ('{DAY} 13:05:00', '{DAY} 13:06:00', 'Page_11', 3, 2),"
@@ -237,6 +230,8 @@ def test_dashboard_views_give_exact_results_with_replays(loaded):
 
 
 def test_dashboard_views_stay_exact_after_background_merges(loaded):
+    for table in merge_tree_tables(loaded):
+        loaded.command(f"SYSTEM START MERGES {DB}.{table}")
     for table in ("pageviews", "page_stats_1m", "user_activity_1m", "sessions", "malformed_events",
                   "page_stats_1h", "page_users_1h", "users_1h", "ingest_errors_events"):
         loaded.command(f"OPTIMIZE TABLE {DB}.{table} FINAL")
@@ -244,8 +239,7 @@ def test_dashboard_views_stay_exact_after_background_merges(loaded):
     assert rows(loaded, "SELECT count() FROM {db}.page_stats_1h") == [(2 + 1,)], "one row per (hour, page) once merged"
 
 
-def test_pipeline_health_views_count_what_arrived(loaded_unmerged):
-    loaded = loaded_unmerged
+def test_pipeline_health_views_count_what_arrived(loaded):
     arrived = dict(rows(loaded, "SELECT source_table, sum(rows) FROM {db}.v_ingested_1m GROUP BY source_table"))
     assert arrived == {"pageviews": 4, "page_stats_1m": 6, "user_activity_1m": 5, "sessions": 5,
                        "malformed_events": 2, "ingest_errors": 1}

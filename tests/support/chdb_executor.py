@@ -4,16 +4,14 @@ Tests run the production migrations code against it, the way production runs it 
 HTTP interface (`components.clients.clickhouse.HttpExecutor`). Differences that matter:
 - chdb is in-process; each query is a separate run over the data folder `path`. Tables must live in
   a database created `ENGINE = Atomic` (the migrations create theirs that way).
-- Kafka-engine tables are created, but background consumption into materialized views never runs:
-  tests run a view's SELECT themselves (`stream_like_engine_allow_direct_select`).
+- Kafka-engine tables are created, but background consumption into materialized views never runs
+  (the tests that prove ingestion run a real server: tests/support/clickhouse_stack.py).
 - To keep parity with HTTP (one statement per request), `command` and `rows` refuse SQL holding
   more than one statement.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import chdb
@@ -57,25 +55,6 @@ class ChdbExecutor:
                 "ClickHouse rejected a statement", service="clickhouse (chdb)", url=str(self.path),
                 clickhouse_error=str(exc).strip(), statement=sql,
             ) from exc
-
-
-def copy_data_folder(source: Path, target: Path) -> None:
-    """Copy a chdb data folder so the copy is independent of the original.
-
-    Applying the whole schema takes chdb ~10 s (every query loads all table metadata again), so
-    tests migrate once and copy. The Atomic engine's convenience links (`metadata/<db>`,
-    `data/<db>/<table>`) are absolute: they are re-pointed into the copy.
-    """
-    source, target = Path(source).resolve(), Path(target).resolve()
-    shutil.copytree(source, target, symlinks=True)
-    for root, dirs, files in os.walk(target):
-        for name in dirs + files:
-            link = Path(root) / name
-            if link.is_symlink():
-                pointed = os.readlink(link)
-                if pointed.startswith(str(source)):
-                    link.unlink()
-                    link.symlink_to(str(target) + pointed[len(str(source)):])
 
 
 def _unwrap(type_name: str) -> str:

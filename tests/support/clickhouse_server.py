@@ -6,9 +6,10 @@ not imported `chdb` (whose in-process engine would share the library's global st
 ctypes and calls it with a config file: that is `python clickhouse_server.py --serve <config>`,
 started by `ClickHouseServer.start`. The library is found without importing chdb.
 
-The config follows the image's defaults where the tests can see a difference: a `users.xml` with
-the `default` user (no password), the `default` profile and quota, and a `users.d/` folder merged
-over it, where callers put the stack's own users file. Free ports, its own folder, a bounded start
+The config follows the image's defaults where the tests can see a difference: its
+`access_control_improvements`, a `users.xml` with the `default` user (no password), the `default`
+profile and quota, and a `users.d/` folder merged over it, where callers put the stack's own users
+file (tests/support/clickhouse_stack.py starts the server the way the stack configures it). Free ports, its own folder, a bounded start
 wait; `stop()` ends it. Stdlib only.
 
     server = ClickHouseServer.start(tmp_path / "clickhouse")
@@ -33,7 +34,7 @@ ENTRY_POINT = "_Z25mainEntryClickHouseServeriPPc"  # mainEntryClickHouseServer(i
 _CONFIG = """\
 <clickhouse>
   <logger>
-    <level>information</level>
+    <level>{log_level}</level>
     <log>{home}/log/clickhouse-server.log</log>
     <errorlog>{home}/log/clickhouse-server.err.log</errorlog>
     <console>0</console>
@@ -47,9 +48,31 @@ _CONFIG = """\
   <format_schema_path>{home}/format_schemas/</format_schema_path>
   <users_config>{home}/users.xml</users_config>
   <default_profile>default</default_profile>
+  <!-- As the image's config.xml sets them (ClickHouse's programs/server/config.xml): system tables
+       need a grant, constraints of a later profile replace earlier ones, and with that switch the
+       `changeable_in_readonly` constraint works. -->
+  <access_control_improvements>
+    <users_without_row_policies_can_read_rows>true</users_without_row_policies_can_read_rows>
+    <on_cluster_queries_require_cluster_grant>true</on_cluster_queries_require_cluster_grant>
+    <select_from_system_db_requires_grant>true</select_from_system_db_requires_grant>
+    <select_from_information_schema_requires_grant>true</select_from_information_schema_requires_grant>
+    <settings_constraints_replace_previous>true</settings_constraints_replace_previous>
+  </access_control_improvements>
   <default_database>default</default_database>
   <timezone>UTC</timezone>
   <mark_cache_size>268435456</mark_cache_size>
+  <!-- chdb's library compiles smaller defaults for the background pools (the message-broker pool
+       is 0: Kafka-engine tables would never consume, merges run on 2 threads). These are the stock
+       24.x server defaults the image runs with. -->
+  <background_pool_size>16</background_pool_size>
+  <background_merges_mutations_concurrency_ratio>2</background_merges_mutations_concurrency_ratio>
+  <background_move_pool_size>8</background_move_pool_size>
+  <background_fetches_pool_size>16</background_fetches_pool_size>
+  <background_common_pool_size>8</background_common_pool_size>
+  <background_buffer_flush_schedule_pool_size>16</background_buffer_flush_schedule_pool_size>
+  <background_schedule_pool_size>512</background_schedule_pool_size>
+  <background_message_broker_schedule_pool_size>16</background_message_broker_schedule_pool_size>
+  <background_distributed_schedule_pool_size>16</background_distributed_schedule_pool_size>
   <max_server_memory_usage_to_ram_ratio>0.5</max_server_memory_usage_to_ram_ratio>
   <query_log>
     <database>system</database>
@@ -90,6 +113,16 @@ _USERS = """\
 """
 
 
+class ServerExited(AssertionError):
+    """The server stopped while starting; `returncode` is its exit code (ClickHouse's error code)."""
+
+    def __init__(self, returncode: int, error_log: str) -> None:
+        first_error = next((line for line in error_log.splitlines() if "<Error>" in line), "(none)")
+        super().__init__(f"the ClickHouse server exited with {returncode} while starting; first error: {first_error}")
+        self.returncode = returncode
+        self.error_log = error_log
+
+
 def library_path() -> Path:
     """chdb's shared library, located without importing chdb."""
     spec = importlib.util.find_spec("chdb")
@@ -114,7 +147,7 @@ class ClickHouseServer:
 
     @classmethod
     def start(cls, home: Path, users_d: Optional[Mapping[str, str]] = None, env: Optional[Mapping[str, str]] = None,
-              timeout: float = 60) -> "ClickHouseServer":
+              timeout: float = 60, log_level: str = "information") -> "ClickHouseServer":
         """Start a server in `home`. `users_d`: file name -> content of users.d files; `env`: extra
         environment (the password hashes a users file reads `from_env`)."""
         home = Path(home).resolve()
@@ -122,7 +155,7 @@ class ClickHouseServer:
             (home / folder).mkdir(parents=True, exist_ok=True)
         http_port, tcp_port = free_port(), free_port()
         config = home / "config.xml"
-        config.write_text(_CONFIG.format(home=home, http_port=http_port, tcp_port=tcp_port))
+        config.write_text(_CONFIG.format(home=home, http_port=http_port, tcp_port=tcp_port, log_level=log_level))
         (home / "users.xml").write_text(_USERS)
         for name, content in (users_d or {}).items():
             (home / "users.d" / name).write_text(content)
@@ -130,17 +163,25 @@ class ClickHouseServer:
         service = Service("clickhouse server", [sys.executable, str(Path(__file__).resolve()), "--serve", str(config)],
                           home / "log" / "stdout.log", env=process_env, cwd=home)
         server = cls(home, http_port, tcp_port, service)
-        server.wait_ready(timeout)
+        try:
+            server.wait_ready(timeout)
+        except BaseException:
+            server.service.stop()  # ends it if it still runs, and closes its log
+            raise
         return server
 
     def wait_ready(self, timeout: float = 60) -> None:
         def ping() -> bool:
-            self.service.assert_alive()
+            if not self.service.alive():
+                return True  # no use waiting: reported below with its log
             with urllib.request.urlopen(f"{self.http_url}/ping", timeout=2) as response:
                 return response.read() == b"Ok.\n"
 
         wait_for(f"ClickHouse server at {self.http_url}", ping, timeout,
                  hint=f"error log tail:\n{log_tail(self.home / 'log' / 'clickhouse-server.err.log', 15)}")
+        if not self.service.alive():
+            raise ServerExited(self.service.process.returncode,
+                               log_tail(self.home / "log" / "clickhouse-server.err.log", 400))
 
     def stop(self) -> None:
         self.service.stop()

@@ -153,7 +153,7 @@ def test_clickhouse_has_no_open_default_user_and_a_nofile_ulimit(program):
     assert upload["file"].startswith("/etc/clickhouse-server/users.d/")
     users = upload["content"]
     assert '<default remove="remove"/>' in users, "clickhouse: the open `default` user must be removed"
-    assert "<readonly>2</readonly>" in users and "GRANT SELECT ON `clickstream`.*" in users
+    assert "<readonly>1</readonly>" in users and "GRANT SELECT ON `clickstream`.*" in users
     assert "<password>" not in users, "clickhouse: the users file holds no password, only env references"
     env = dict(item.split("=", 1) for item in server.revealed("envs"))
     for user, variable in (("clickstream", "CLICKHOUSE_OWNER_PASSWORD_SHA256"),
