@@ -3,8 +3,9 @@ same users as the Docker platform, and the schema applied by the same `SchemaMig
 over the same `clickhouse_schema/` files.
 
 Users: the owner (runs migrations, owns the Kafka-engine ingestion) and the read-only reader for
-Grafana (`readonly = 2` because the Grafana plugin sends per-query settings; SELECT on the
-database only), as in components/clickhouse.py. Passwords reach ClickHouse only as sha256 hashes,
+Grafana (`readonly = 1`, the plugin's per-query time limit changeable within bounds, an hourly
+query quota; SELECT on the database only), from the same definitions as the Docker users file
+(components/clients/clickhouse.py). Passwords reach ClickHouse only as sha256 hashes,
 held in a Secret and referenced with `valueFrom.secretKeyRef`: the CR holds no credential.
 
 Why one shard, one replica: the schema is single-node (MergeTree tables filled by Kafka-engine
@@ -30,7 +31,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..clients.clickhouse import reader_profile_paths
+from ..clients.clickhouse import reader_profile_paths, reader_quota_paths
 from ..resources.schema_migrations import SchemaMigrations
 from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT
 from .common import (RESTRICTED_CONTAINER, SLOW, K8sPlacement, ObservedCustomResource, resources, restricted_pod,
@@ -46,6 +47,7 @@ OWNER_KEY = "owner_password_sha256_hex"
 READER_KEY = "reader_password_sha256_hex"
 # The reader's settings profile (settings and constraints: components.clients.clickhouse, as on Docker).
 READER_PROFILE = "dashboards_readonly"
+READER_QUOTA = "dashboards_quota"
 CLICKHOUSE_UID = 101  # the image's `clickhouse` user
 
 
@@ -75,9 +77,9 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def users_configuration(args: ClickHouseArgs) -> tuple[dict, dict]:
-    """(`users`, `profiles`) of the installation: the Docker users file in the operator's syntax
-    (the reader's profile from the same definition as there)."""
+def users_configuration(args: ClickHouseArgs) -> tuple[dict, dict, dict]:
+    """(`users`, `profiles`, `quotas`) of the installation: the Docker users file in the operator's
+    syntax (the reader's profile and quota from the same definitions as there)."""
     def secret_ref(key: str) -> dict:
         return {"valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": key}}}
 
@@ -90,10 +92,10 @@ def users_configuration(args: ClickHouseArgs) -> tuple[dict, dict]:
         f"{args.reader_user}/password_sha256_hex": secret_ref(READER_KEY),
         f"{args.reader_user}/networks/ip": ["::/0"],
         f"{args.reader_user}/profile": READER_PROFILE,
-        f"{args.reader_user}/quota": "default",
+        f"{args.reader_user}/quota": READER_QUOTA,
         f"{args.reader_user}/grants/query": [f"GRANT SELECT ON {args.database}.*"],
     }
-    return users, reader_profile_paths(READER_PROFILE)
+    return users, reader_profile_paths(READER_PROFILE), reader_quota_paths(READER_QUOTA)
 
 
 class KubernetesClickHouse(pulumi.ComponentResource):
@@ -122,7 +124,7 @@ class KubernetesClickHouse(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        users, profiles = users_configuration(args)
+        users, profiles, quotas = users_configuration(args)
         claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": args.storage_size}}}
         if p.storage_class:
             claim["storageClassName"] = p.storage_class
@@ -137,6 +139,7 @@ class KubernetesClickHouse(pulumi.ComponentResource):
                 "configuration": {
                     "users": users,
                     "profiles": profiles,
+                    "quotas": quotas,
                     "clusters": [{"name": CLUSTER, "layout": {"shardsCount": 1, "replicasCount": 1}}],
                 },
                 "templates": {

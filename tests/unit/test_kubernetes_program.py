@@ -689,6 +689,12 @@ def test_clickhouse_users_reference_the_secret_by_key(program):
     assert {k.replace("dashboards_readonly/", "", 1): v for k, v in profiles.items()} == {
         "/".join(e.tag for e in path): int(path[-1].text) if path[-1].text else "" for path in _leaf_paths(docker_profile)}
     assert not any("password" in k and "sha256" not in k for k in users), "only hashes, by reference"
+    # The reader's quota: the Docker users file's, by the same definition.
+    assert users["grafana_reader/quota"] == "dashboards_quota"
+    quotas = one(program, "ClickHouseInstallation").inputs["spec"]["configuration"]["quotas"]
+    docker_quota = ET.fromstring(users_xml("clickstream", "clickstream", "grafana_reader")).find("quotas/grafana_reader_quota")
+    assert {k.replace("dashboards_quota/", "", 1): v for k, v in quotas.items()} == {
+        "/".join(e.tag for e in path): int(path[-1].text) for path in _leaf_paths(docker_quota)}
 
 
 def test_grafana_reads_its_passwords_from_the_mounted_secret(program):
