@@ -129,23 +129,23 @@ def kafka_settings(executor, database: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def test_generated_files_apply_on_a_real_server(server_executor):
+def test_generated_files_apply_on_a_real_server(owner):
     database = f"ingest_{uuid.uuid4().hex[:8]}"
-    migrator = Migrator(server_executor, database)
+    migrator = Migrator(owner, database)
 
     first = migrator.apply(discover(SCHEMA_DIR), PARAMS)
     again = migrator.apply(discover(SCHEMA_DIR), PARAMS)
 
     assert first.applied_now[-2:] == GENERATED and again.applied_now == ()
-    assert kafka_settings(server_executor, database) == {t.kafka_table: {
+    assert kafka_settings(owner, database) == {t.kafka_table: {
         "kafka_broker_list": "kafka:29092", "kafka_topic_list": t.default_topic,
         "kafka_group_name": f"clickhouse-clickstream.{t.source}", "kafka_format": "JSONEachRow",
         "kafka_handle_error_mode": "stream"} for t in TOPICS}
-    attached = server_executor.rows(
+    attached = owner.rows(
         f"SELECT name FROM system.tables WHERE database = '{database}' AND engine = 'MaterializedView' "
         "AND match(create_table_query, ' FROM [a-z0-9_]+\\\\.kafka_') ORDER BY name")
     assert attached == sorted((v,) for t in TOPICS for v in (t.view, t.errors_view))
-    server_executor.command(f"DROP DATABASE {database} SYNC")
+    owner.command(f"DROP DATABASE {database} SYNC")
 
 
 @pytest.fixture(params=["chdb", "server"])
@@ -154,7 +154,7 @@ def upgrade_target(request, tmp_path: Path):
     if request.param == "chdb":
         yield ChdbExecutor(tmp_path / "clickhouse"), DB
         return
-    executor = request.getfixturevalue("server_executor")
+    executor = request.getfixturevalue("owner")
     database = f"upgrade_{uuid.uuid4().hex[:8]}"
     yield executor, database
     executor.command(f"DROP DATABASE IF EXISTS {database} SYNC")

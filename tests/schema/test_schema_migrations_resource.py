@@ -5,7 +5,7 @@ registers is exactly what the engine would hand to the dynamic-provider host. A 
 (the project's `.venv`, cwd = repository root, like the provider host) decodes it with dill and
 drives check / diff / create / update / read / delete, with every property passed through Pulumi's
 wire format (numbers arrive as floats there). Its ClickHouse is a real server (the session's
-`clickhouse_server`), reached over HTTP exactly as in production: the provider has no test hook.
+`stack_clickhouse`, as its owner), reached over HTTP exactly as in production: the provider has no test hook.
 """
 from __future__ import annotations
 
@@ -135,11 +135,12 @@ def test_resource_registers_its_files_and_keeps_the_password_secret(registered):
     assert registered.inputs["drop_on_destroy"] is False
 
 
-def test_provider_survives_pulumi_serialization(registered, clickhouse_server, tmp_path: Path):
+def test_provider_survives_pulumi_serialization(registered, stack_clickhouse, owner, tmp_path: Path):
     inputs = {key: unwrap(value)[0] for key, value in registered.inputs.items() if key != "__provider"}
     # the provider host runs apart from the program: it reaches the session's server, in a database of its own
     database = f"provider_{uuid.uuid4().hex[:8]}"
-    inputs.update(url=clickhouse_server.http_url, username="default", password="", database=database)
+    user = stack_clickhouse.owner_user
+    inputs.update(url=stack_clickhouse.http_url, username=user, password=stack_clickhouse.passwords[user], database=database)
     files = inputs["migrations"]
     first = files[0]["name"]
     request = {
