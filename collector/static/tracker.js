@@ -51,15 +51,17 @@
   function resume() { if (d.visibilityState === "visible" && !shownAt) shownAt = Date.now(); }
   function engagement() {
     if (shownAt) { visible += Date.now() - shownAt; shownAt = 0; }
-    if (visible > 0) send("engagement", { engagement_ms: visible, scroll_depth: depth });
+    // (for the page being left: after pushState, location is already the next one)
+    if (visible > 0) send("engagement", { url: page, engagement_ms: visible, scroll_depth: depth });
     visible = 0;
   }
 
-  var last = null;
+  var last = null, page;
   function pageview() {
     if (loc.pathname === last) return; // replaceState with the same path, repeated popstate
-    if (last !== null) { engagement(); referrer = loc.origin + last; depth = 0; }
+    if (last !== null) { engagement(); referrer = page; depth = 0; }
     last = loc.pathname;
+    page = loc.href;
     resume();
     scrolled();
     send("pageview");
