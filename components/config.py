@@ -195,7 +195,7 @@ class KubernetesSettings:
     flink_storage_access_mode: str = "ReadWriteMany"  # of that PVC; ReadWriteOnce only on one-node clusters
     flink_job_state: str = "running"  # `suspended` stops the job with a savepoint (do it before destroy)
     collector_image: str = ""  # image built from images/collector; empty: no collector on kubernetes
-    collector_replicas: int = 2  # stateless; each has its own queue and rate limits
+    collector_replicas: int = 1  # more scale out; each has its own queue, rate limits and visitor-id salt
     collector_cpu: str = "250m"
     collector_memory: str = "256Mi"
 
