@@ -4,6 +4,8 @@ events, in order, readable as pageviews v1 and v2. A browser that shows it is au
 (navigator.webdriver, as headless Chromium does by default) sends nothing."""
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.collector.conftest import V1_READER, V2_READER, create_topic, delivered_all, read_topic, register_pageviews
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.skipif(chromium_path() is None,
 
 @pytest.fixture
 def site(tmp_path, broker, registry):
-    topic = f"pageviews-browser-{tmp_path.name[-12:].strip('_') or 'x'}".replace("_", "-")
+    topic = f"pageviews-browser-{uuid.uuid4().hex[:8]}"
     create_topic(broker.bootstrap, topic)
     register_pageviews(registry.url, topic)
     collector = CollectorProcess.start(tmp_path / "collector", broker.bootstrap, registry.url, topic,
@@ -102,3 +104,17 @@ def test_an_automated_browser_sends_nothing(tmp_path, site, broker, registry):
         page.evaluate("history.pushState({}, '', '/demo/app/')")
     assert collector.metrics().get("collector_events_accepted_total") == 0
     assert read_topic(broker.bootstrap, topic) == []
+
+
+def test_an_opted_out_browser_sends_nothing_more(tmp_path, site, broker, registry):
+    collector, topic = site
+    with Chromium.start(tmp_path / "chromium", automation_visible=False, user_agent=DESKTOP_CHROME) as browser:
+        page = browser.page()
+        page.navigate(f"{collector.url}/demo/")
+        wait_for("the page view before opting out", lambda: len(read_topic(broker.bootstrap, topic)) == 1, 30)
+        page.evaluate("localStorage.setItem('clickstreamer_ignore', 'true')")
+        page.navigate(f"{collector.url}/demo/about.html")
+        page.evaluate("clickstreamer.track('opted-out'); history.pushState({}, '', '/demo/app/')")
+    wait_for("every accepted event acknowledged by Kafka", lambda: delivered_all(collector), 30)
+    assert collector.metrics().get("collector_events_accepted_total") == 1
+    assert [e["pageid"] for e in events_in(broker, registry, topic)] == ["/demo/"]
