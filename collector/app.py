@@ -100,8 +100,8 @@ def error(status: int, reason: str, detail: str, headers: Optional[dict] = None)
     return JSONResponse({"error": reason, "detail": detail}, status_code=status, headers=headers)
 
 
-def create_app(settings: Settings, sink_factory=None) -> Starlette:
-    """The application; `sink_factory(settings, metrics)` builds the Kafka sink (see sink.py)."""
+def create_app(settings: Settings) -> Starlette:
+    """The application; its Kafka sink (sink.py) is made at startup and flushed at shutdown."""
     metrics = Metrics()
     limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
     salts = enrich.Salts()
@@ -118,7 +118,7 @@ def create_app(settings: Settings, sink_factory=None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app):
-        state["sink"] = (sink_factory or make_sink)()
+        state["sink"] = make_sink()
         state["sink"].resolve_schema()
         yield
         left = state["sink"].close(timeout=settings.delivery_timeout_seconds)
@@ -188,8 +188,9 @@ def create_app(settings: Settings, sink_factory=None) -> Starlette:
             records.append((record["userid"], record))
         sink = state["sink"]
         if records:
-            if not sink.ready and not sink.resolve_schema():
-                return refuse(503, "not_ready", "the collector has no schema or broker yet", len(records),
+            # (looked up by the sink's own thread: a registry outage never blocks a request)
+            if sink.schema_id is None:
+                return refuse(503, "not_ready", "the collector has not found its schema yet", len(records),
                               {**cors, "Retry-After": RETRY_AFTER_SECONDS})
             if not sink.offer(records):
                 return refuse(503, "queue_full", "the queue to Kafka is full", len(records),

@@ -319,6 +319,31 @@ def test_health_readiness_and_metrics(collector):
         assert name in metrics, name
 
 
+def test_without_the_stacks_schema_the_collector_refuses_and_registers_nothing(tmp_path, broker, registry):
+    """auto.register.schemas=false: until the stack registers v2, events get 503 not_ready and the
+    subject keeps only datagen's v1; once v2 is registered, the collector finds it by itself."""
+    from tests.collector.conftest import create_topic
+
+    topic = f"pageviews-{uuid.uuid4().hex[:8]}"
+    create_topic(broker.bootstrap, topic)
+    client = SchemaRegistryClient(registry.url)
+    client.register(f"{topic}-value", schema_text(V1_PATH))
+    process = CollectorProcess.start(tmp_path / "unready", broker.bootstrap, registry.url, topic,
+                                     {"sites": "localhost"}, ready=False)
+    try:
+        assert requests.get(f"{process.url}/readyz", timeout=5).status_code == 503
+        response = post(process, event())
+        assert response.status_code == 503 and response.json()["error"] == "not_ready"
+        assert response.headers["Retry-After"] == "5"
+        assert client.lookup(f"{topic}-value", schema_text()) is None, "the collector registered a schema"
+        client.set_compatibility(f"{topic}-value", "FULL_TRANSITIVE")
+        client.register(f"{topic}-value", schema_text())
+        process.wait_ready(30)
+        assert post(process, event()).status_code == 202
+    finally:
+        process.stop()
+
+
 def test_shutdown_flushes_what_was_accepted(tmp_path, broker, registry, topic):
     process = CollectorProcess.start(tmp_path / "flush", broker.bootstrap, registry.url, topic,
                                      {"sites": "localhost", "lingerMs": 1000})

@@ -41,7 +41,8 @@ class CollectorProcess:
 
     @classmethod
     def start(cls, workdir: Path, bootstrap: str, registry_url: str, topic: str, config: Optional[dict] = None,
-              timeout: float = 30) -> "CollectorProcess":
+              timeout: float = 30, ready: bool = True) -> "CollectorProcess":
+        """Start it and wait until /readyz answers 200 (`ready=False`: until it serves /healthz)."""
         workdir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         env = collector_env(bootstrap, registry_url, topic, port, config)
@@ -49,16 +50,16 @@ class CollectorProcess:
                           env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env}, cwd=REPO_ROOT)
         url = f"http://127.0.0.1:{port}"
         collector = cls(url, url + env["COLLECTOR_ENDPOINT_PATH"], service, env)
-        collector.wait_ready(timeout)
+        collector.wait_ready(timeout, "/readyz" if ready else "/healthz")
         return collector
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 30, path: str = "/readyz") -> None:
         def ready() -> bool:
             self.service.assert_alive()
-            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as r:
+            with urllib.request.urlopen(f"{self.url}{path}", timeout=2) as r:
                 return r.status == 200
 
-        wait_for(f"collector ready at {self.url}/readyz", ready, timeout,
+        wait_for(f"collector answering {self.url}{path}", ready, timeout,
                  hint=f"log tail:\n{log_tail(self.service.log, 15)}")
 
     def metrics(self) -> dict[str, float]:
