@@ -89,10 +89,9 @@ class ClientEvent:
     scroll_depth: Optional[int]
     props: Optional[dict[str, str]]
     webdriver: bool
-
-    @property
-    def hostname(self) -> str:
-        return urlsplit(self.url).hostname or ""
+    hostname: str  # of `url`, lower case (split once here: every later step reads it)
+    path: str
+    query: str
 
 
 def _integer(raw: dict, key: str, low: int, high: int, index: int) -> Optional[int]:
@@ -126,7 +125,8 @@ def validate(raw: dict, index: int = 0) -> ClientEvent:
     name = _text(raw, "name", 64, index, _NAME, required=True)
     url = _text(raw, "url", MAX_URL, index, required=True)
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    hostname = parts.hostname
+    if parts.scheme not in ("http", "https") or not hostname:
         raise Rejected("invalid_event", f"event {index}: `url` must be an absolute http(s) URL, got {url[:80]!r}")
     props = raw.get("props")
     if props is not None:
@@ -162,6 +162,9 @@ def validate(raw: dict, index: int = 0) -> ClientEvent:
         scroll_depth=_integer(raw, "scroll_depth", 0, 100, index),
         props=props,
         webdriver=webdriver,
+        hostname=hostname,
+        path=parts.path or "/",
+        query=parts.query,
     )
 
 
@@ -191,9 +194,13 @@ def bot_reason(user_agent: str, event: ClientEvent) -> Optional[str]:
         return "bot_no_user_agent"
     if event.webdriver:
         return "bot_webdriver"
-    if _BOT_AGENT.search(user_agent):
-        return "bot_user_agent"
-    return None
+    return "bot_user_agent" if _bot_agent(user_agent) else None
+
+
+@lru_cache(maxsize=8192)
+def _bot_agent(user_agent: str) -> bool:
+    # Cached: the long alternation costs tens of microseconds, and visitors share user agents.
+    return _BOT_AGENT.search(user_agent) is not None
 
 
 # --- user agent -----------------------------------------------------------------------------------------
@@ -230,6 +237,7 @@ _GOOGLE = re.compile(r"(^|\.)google\.[a-z.]{2,6}$")
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
+@lru_cache(maxsize=8192)
 def _known_source(host: str) -> str:
     host = host.lower()
     if _GOOGLE.search(host):
@@ -245,7 +253,7 @@ def _known_source(host: str) -> str:
 def traffic_source(event: ClientEvent) -> dict[str, Optional[str]]:
     """Referrer (query and fragment dropped: they may carry personal data), its source, UTM values.
     A referrer on the page's own site is internal navigation: no source."""
-    query = parse_qs(urlsplit(event.url).query)
+    query = parse_qs(event.query) if event.query else {}
     fields: dict[str, Optional[str]] = {key: (query.get(key, [None])[0] or None) for key in UTM_KEYS}
     for key in UTM_KEYS:
         if fields[key] is not None:
@@ -255,7 +263,7 @@ def traffic_source(event: ClientEvent) -> dict[str, Optional[str]]:
         parts = urlsplit(event.referrer)
         if parts.scheme in ("http", "https") and parts.hostname:
             referrer = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
-            if parts.hostname.lower() != event.hostname.lower():
+            if parts.hostname != event.hostname:
                 source = _known_source(parts.hostname)
     ref_param = (query.get("ref", [None])[0] or None)
     fields["referrer"] = referrer
@@ -315,18 +323,17 @@ def to_record(event: ClientEvent, *, site: str, ip: str, user_agent: str, receiv
     when = event_time(receive_ms, event.created, event.sent, max_skew_ms)
     browser, os_family, device = agent(user_agent)
     visitor = visitor_id(salts.for_day(when // DAY_MS, receive_ms // DAY_MS), ip, user_agent, site)
-    parts = urlsplit(event.url)
     return {
         "viewtime": when,
         "userid": visitor,
-        "pageid": parts.path or "/",
+        "pageid": event.path,
         "source": "web",
         "event_id": event.event_id or uuid.uuid4().hex,
         "event_name": event.name,
         "event_time": when,
         "receive_time": receive_ms,
         "site": site,
-        "hostname": (parts.hostname or "").lower(),
+        "hostname": event.hostname,
         "title": event.title,
         **traffic_source(event),
         "browser": browser,
