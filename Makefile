@@ -139,9 +139,10 @@ test-shifted: venv venv-flink jars system-packages
 	PYTHONPATH=$(REPO) CLICKSTREAMER_CLOCK_SHIFT=$(SHIFT) $(FLINK_VENV)/bin/python -m pytest tests/flink_job -q $(PYTEST_ARGS)
 	PYTHONPATH=$(REPO) CLICKSTREAMER_CLOCK_SHIFT=$(SHIFT) $(VENV)/bin/python -m pytest tests/integration -q $(PYTEST_ARGS)
 
-bench: venv venv-flink jars
+bench: venv venv-flink jars system-packages
 	PYTHONPATH=$(REPO) $(VENV)/bin/python bench/clickhouse_queries.py
 	PYTHONPATH=$(REPO) $(FLINK_VENV)/bin/python bench/flink_throughput.py
+	PYTHONPATH=$(REPO) $(VENV)/bin/python bench/collector_load.py
 
 clean:
 	rm -rf $(VENV) $(FLINK_VENV) $(CACHE)
