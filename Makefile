@@ -27,7 +27,7 @@ PASSPHRASE_FILE := $(STATE_DIR)/passphrase
 
 help:
 	@echo "make up      - create the venv, select/create stack '$(STACK)' on $(PULUMI_BACKEND_URL), pulumi up"
-	@echo "make down    - pulumi destroy the stack (removes every container, network and volume)"
+	@echo "make down    - pulumi destroy the stack (keeps the data volumes unless dropDataOnDestroy)"
 	@echo "make preview - pulumi preview"
 	@echo "make test    - install test dependencies and run all test suites"
 	@echo "make bench   - run the benchmarks in bench/"
@@ -88,6 +88,9 @@ preview: venv $(PASSPHRASE_FILE)
 
 down: venv $(PASSPHRASE_FILE)
 	$(call with_stack,pulumi destroy --yes --stack $(STACK))
+	@echo; echo "Kept (dropDataOnDestroy is false unless you set it): the stack's data volumes, reattached by the next"; \
+	  echo "'make up' of stack $(STACK). Delete them for good with: docker volume rm \$$(docker volume ls -q --filter label=clickstreamer.stack=$(STACK))"; \
+	  docker volume ls --filter label=clickstreamer.stack=$(STACK) 2>/dev/null || true
 
 # ---------------------------------------------------------------- tests
 test: venv venv-flink jars pulumi-cli system-packages

@@ -51,8 +51,10 @@ _FLINK_MEMORY_MB = (1024, 64 * 1024)  # below: PyFlink jobs fail; above: more th
 # transaction.max.timeout.ms default): with exactly-once, a transaction spans a checkpoint
 # interval, so an interval past a third of it (room for a slow or failed checkpoint) loses data.
 EXACTLY_ONCE_MAX_CHECKPOINT_SECONDS = 300
+# Keys that moved, and where to.
+MOVED_KEYS = {"clickhouse.dropDataOnDestroy": "dropDataOnDestroy"}
 # Keys read on one platform only: set on the other, they would be silently ignored.
-DOCKER_ONLY_KEYS = ("bindAddress", "ports", "flink.onDestroy", "flink.taskmanagers")
+DOCKER_ONLY_KEYS = ("bindAddress", "ports", "expose", "flink.onDestroy", "flink.taskmanagers")
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,40 @@ class Images:
 
 @dataclass(frozen=True)
 class Ports:
-    """Host ports, published on `bind_address`. Schema Registry keeps 8081; Flink's UI moves to 8082."""
+    """Host ports, published on `bind_address` (and, for an exposed service, on `expose.address`).
+    Schema Registry keeps 8081; Flink's UI moves to 8082."""
 
     kafka: int = 9092
     schema_registry: int = 8081
     connect: int = 8083
     flink_ui: int = 8082
     clickhouse_http: int = 8123
-    clickhouse_native: int = 9000
+    clickhouse_native: int = 0  # 0: not published (nothing of the stack uses it; clickhouse-client does)
     grafana: int = 3000
     collector: int = 8090  # the website collector: events, the tracker script, the demo site
+
+
+# Services that may be published beyond the host (`expose.services`), and whether anything
+# authenticates a caller in front of them. The admin APIs `pulumi up` itself uses (Kafka, Connect,
+# Flink REST: job submission is code execution, ClickHouse HTTP) stay on `bindAddress` always.
+# The collector is public by design: browsers of every visitor call it, and it takes nothing but
+# validated, rate-limited events for the configured sites.
+EXPOSABLE = {"grafana": "authenticated", "schemaRegistry": "unauthenticated", "clickhouseNative": "authenticated",
+             "collector": "public"}
+ADMIN_APIS = ("kafka", "connect", "flinkUi", "clickhouseHttp")
+
+
+@dataclass(frozen=True)
+class ExposeSettings:
+    """What is reachable beyond this host (Docker platform). Nothing unless asked."""
+
+    address: str = ""  # host address exposed services are published on (e.g. 0.0.0.0); empty: none
+    services: str = ""  # comma-separated, of: grafana, schemaRegistry, clickhouseNative, collector
+    acknowledge_unauthenticated: bool = False  # true: expose a service no one authenticates callers of
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.services.split(",") if name.strip())
 
 
 @dataclass(frozen=True)
@@ -123,7 +149,6 @@ class ClickHouseSettings:
     database: str = "clickstream"
     user: str = "clickstream"  # owner: runs migrations, owns the Kafka-engine ingestion
     reader_user: str = "grafana_reader"  # read-only, used by Grafana
-    drop_data_on_destroy: bool = False  # destroy keeps the data volume unless this is true
 
 
 @dataclass(frozen=True)
@@ -185,8 +210,9 @@ class KubernetesSettings:
     connect_push_secret: str = ""  # dockerconfigjson Secret Strimzi pushes its built image with
     clickhouse_cpu: str = "500m"
     clickhouse_memory: str = "4Gi"
-    clickhouse_url: str = ""  # ClickHouse HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
-    clickhouse_load_balancer_source_ranges: str = ""  # comma-separated CIDRs allowed through that LoadBalancer
+    clickhouse_url: str = ""  # ClickHouse HTTP as `pulumi up` reaches it; empty: http://127.0.0.1:18123 (a port-forward), or the load balancer's
+    clickhouse_load_balancer: bool = False  # true: a LoadBalancer Service for the migrations (needs source ranges)
+    clickhouse_load_balancer_source_ranges: str = ""  # comma-separated CIDRs allowed through that LoadBalancer (required with it)
     grafana_cpu: str = "100m"
     grafana_memory: str = "512Mi"
     flink_jobmanager_cpu: str = "1"
@@ -205,7 +231,8 @@ class PipelineConfig:
     """Everything `pulumi up` needs, validated. Secrets are not here: see `SECRET_KEYS`."""
 
     platform: str = "docker"
-    bind_address: str = "127.0.0.1"  # host address ports are published on
+    bind_address: str = "127.0.0.1"  # loopback address every port is published on
+    drop_data_on_destroy: bool = False  # true: destroy deletes the data too; default: kept, and the next up reattaches it
     images: Images = field(default_factory=Images)
     ports: Ports = field(default_factory=Ports)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -215,20 +242,25 @@ class PipelineConfig:
     grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     collector: CollectorSettings = field(default_factory=CollectorSettings)
+    expose: ExposeSettings = field(default_factory=ExposeSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
     @property
     def host_address(self) -> str:
-        """Address host clients use to reach published ports, as written in a URL or a Kafka listener
-        (an IPv6 address in brackets)."""
-        address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.bind_address, self.bind_address)
-        return f"[{address}]" if ":" in address else address
+        """`bind_address` as written in a URL or a Kafka listener (an IPv6 address in brackets)."""
+        return url_host(self.bind_address)
+
+
+def url_host(address: str) -> str:
+    """An IP address as the host part of a URL."""
+    return f"[{address}]" if ":" in address else address
 
 
 # Stack-config key (camelCase, as users write it) → (attribute, section dataclass or None).
 _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "platform": ("platform", None),
     "bindAddress": ("bind_address", None),
+    "dropDataOnDestroy": ("drop_data_on_destroy", None),
     "images": ("images", Images),
     "ports": ("ports", Ports),
     "kafka": ("kafka", KafkaSettings),
@@ -238,6 +270,7 @@ _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "grafana": ("grafana", GrafanaSettings),
     "retention": ("retention", RetentionSettings),
     "collector": ("collector", CollectorSettings),
+    "expose": ("expose", ExposeSettings),
     "kubernetes": ("kubernetes", KubernetesSettings),
 }
 CONFIG_KEYS = tuple(_SECTIONS) + SECRET_KEYS
@@ -327,6 +360,36 @@ def _check_image(problems: _Problems, key: str, reference: str) -> None:
         problems.add(key, reference, allowed)
 
 
+def _validate_expose(cfg: PipelineConfig, p: _Problems) -> None:
+    e = cfg.expose
+    if e.address:
+        try:
+            address = ipaddress.ip_address(e.address)
+        except ValueError:
+            address = None
+        if address is None or address.is_multicast or address.is_link_local or (
+                address.is_reserved and not address.is_unspecified):
+            p.add("expose.address", e.address,
+                  "must be a unicast IP address of this host, or 0.0.0.0 / :: for every interface")
+    for name in e.service_names:
+        if name in ADMIN_APIS:
+            p.add("expose.services", e.services, f"{name} is an admin API without authentication and is never "
+                  f"exposed; allowed: {', '.join(EXPOSABLE)}")
+        elif name not in EXPOSABLE:
+            p.add("expose.services", e.services, f"unknown service {name!r}; allowed: {', '.join(EXPOSABLE)}")
+    if e.service_names and not e.address:
+        p.add("expose.address", e.address, f"is required to expose {e.services}: the address to publish them on")
+    if "clickhouseNative" in e.service_names and cfg.ports.clickhouse_native == 0:
+        p.add("ports.clickhouseNative", 0, "must be a port to expose clickhouseNative")
+    unauthenticated = [n for n in e.service_names if EXPOSABLE.get(n) == "unauthenticated"]
+    if "grafana" in e.service_names and cfg.grafana.anonymous_access:
+        unauthenticated.append("grafana (grafana.anonymousAccess: SQL as the reader for anyone)")
+    if unauthenticated and not e.acknowledge_unauthenticated:
+        p.add("expose.services", e.services,
+              f"exposes {', '.join(unauthenticated)} with no authentication in front; set "
+              "expose.acknowledgeUnauthenticated to true to publish it anyway")
+
+
 def _check_range(problems: _Problems, key: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         problems.add(key, value, f"must be between {low} and {high}")
@@ -361,7 +424,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: Optional[frozenset] = None
             continue
         attr, cls = _SECTIONS[key]
         if cls is None:
-            typed = _coerce(value, str, key, problems)
+            typed = _coerce(value, type(getattr(PipelineConfig(), attr)), key, problems)
             if typed is not None:
                 values[attr] = typed
         else:
@@ -369,6 +432,17 @@ def parse_config(raw: Mapping[str, Any], secret_keys: Optional[frozenset] = None
     cfg = replace(PipelineConfig(), **values)
     _validate(cfg, problems)
     _check_platform_keys(raw, cfg.platform, problems)
+    for old, new in MOVED_KEYS.items():
+        section, _, name = old.partition(".")
+        value = raw.get(section)
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                continue
+        if isinstance(value, Mapping) and name in value:
+            problems.lines = [line for line in problems.lines if not line.startswith(f"{NAMESPACE}:{old} = ")]
+            problems.add(old, value[name], f"moved: set {NAMESPACE}:{new} instead (it covers every service's data)")
     if problems.lines:
         raise ConfigError(problems.lines)
     return cfg
@@ -401,13 +475,15 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     if cfg.platform not in PLATFORMS:
         p.add("platform", cfg.platform, f"allowed: {', '.join(PLATFORMS)}")
     try:
-        address = ipaddress.ip_address(cfg.bind_address)
+        loopback = ipaddress.ip_address(cfg.bind_address).is_loopback
     except ValueError:
-        p.add("bindAddress", cfg.bind_address, "must be an IP address such as 127.0.0.1 (default)")
-    else:
-        if address.is_multicast or address.is_link_local or (
-                address.is_reserved and not (address.is_loopback or address.is_unspecified)):
-            p.add("bindAddress", cfg.bind_address, "must be a unicast address of this host, such as 127.0.0.1")
+        loopback = False
+    if not loopback:
+        p.add("bindAddress", cfg.bind_address,
+              "must be a loopback address such as 127.0.0.1 (default) or ::1: the admin APIs (Kafka, Connect, "
+              "Flink REST, ClickHouse HTTP) have no authentication and stay on this host; to publish Grafana, "
+              "Schema Registry or ClickHouse's native port beyond it, set expose.address and expose.services")
+    _validate_expose(cfg, p)
 
     for f in fields(Images):
         value = getattr(cfg.images, f.name)
@@ -430,6 +506,8 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
     for f in fields(Ports):
         port = getattr(cfg.ports, f.name)
         key = f"ports.{_camel(f.name)}"
+        if f.name == "clickhouse_native" and port == 0:
+            continue  # not published
         if not 1 <= port <= 65535:
             p.add(key, port, "must be a TCP port between 1 and 65535")
         elif port in seen:
@@ -646,6 +724,14 @@ def _validate_kubernetes(kc: KubernetesSettings, cfg: PipelineConfig, p: _Proble
               "must be a registry and repository path without a tag, such as registry.example.com/team")
     if kc.connect_push_secret and not _K8S_NAME.fullmatch(kc.connect_push_secret):
         p.add("kubernetes.connectPushSecret", kc.connect_push_secret, "must be the name of a Secret (DNS-1123 label)")
+    ranges = [c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",") if c.strip()]
+    if kc.clickhouse_load_balancer and not ranges:
+        p.add("kubernetes.clickhouseLoadBalancerSourceRanges", kc.clickhouse_load_balancer_source_ranges,
+              "is required with kubernetes.clickhouseLoadBalancer: the CIDRs allowed to reach ClickHouse, such as "
+              "your address/32 (a LoadBalancer without them is open to the internet)")
+    if kc.clickhouse_load_balancer and kc.clickhouse_url:
+        p.add("kubernetes.clickhouseUrl", kc.clickhouse_url,
+              "must be empty with kubernetes.clickhouseLoadBalancer: the migrations use the load balancer's address")
     if kc.clickhouse_url and not re.fullmatch(r"https?://[^/:\s]+(:[0-9]{1,5})?/?", kc.clickhouse_url):
         p.add("kubernetes.clickhouseUrl", kc.clickhouse_url,
               "must be empty (a LoadBalancer Service is made) or an http(s)://host[:port] URL reachable from `pulumi up`")

@@ -29,6 +29,7 @@ class Passwords:
     clickhouse: pulumi.Output[str]  # the ClickHouse owner's
     reader: pulumi.Output[str]  # the ClickHouse reader's (Grafana's)
     grafana: pulumi.Output[str]  # Grafana's admin's
+    grafana_secret_key: pulumi.Output[str]  # signs Grafana's cookies and encrypts its stored secrets
 
     def __repr__(self) -> str:
         return "Passwords([secret])"
@@ -48,4 +49,6 @@ def ensure_passwords(name: str, secrets: PipelineSecrets, parent: pulumi.Resourc
         clickhouse=ensure_password(f"{name}-clickhouse-password", secrets.clickhouse_password, parent),
         reader=ensure_password(f"{name}-clickhouse-reader-password", secrets.clickhouse_reader_password, parent),
         grafana=ensure_password(f"{name}-grafana-admin-password", secrets.grafana_admin_password, parent),
+        # Generated, never configured: Grafana's own default is public.
+        grafana_secret_key=ensure_password(f"{name}-grafana-secret-key", None, parent),
     )

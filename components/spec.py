@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 
 from .resources.connector import DatagenSettings, datagen_connector_config
 from .config import PipelineConfig
-from .contract import INSIGHT_TOPICS
+from .contract import INSIGHT_TOPICS, TOPIC_CONTRACTS
 
 # --- names both platforms give the same thing ----------------------------------------------------
 
@@ -44,6 +44,7 @@ GRAFANA_PLUGIN_DIR = "/var/lib/grafana-plugins"  # where images/grafana bakes th
 GRAFANA_SECRETS_DIR = "/run/secrets"  # password files read through __FILE / $__file{}
 GRAFANA_ADMIN_PASSWORD_FILE = f"{GRAFANA_SECRETS_DIR}/grafana_admin_password"
 GRAFANA_READER_PASSWORD_FILE = f"{GRAFANA_SECRETS_DIR}/clickhouse_reader_password"
+GRAFANA_SECRET_KEY_FILE = f"{GRAFANA_SECRETS_DIR}/grafana_secret_key"
 # Repository folder under grafana/ -> where Grafana reads it.
 GRAFANA_MOUNTS = {"provisioning": "/etc/grafana/provisioning", "dashboards": "/etc/grafana/dashboards"}
 
@@ -106,11 +107,8 @@ def migration_params(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, Any
     return {
         "kafka_brokers": endpoints.kafka_bootstrap,
         "kafka_group": CLICKHOUSE_KAFKA_GROUP,
-        "topic_events": INSIGHT_TOPICS["events"],
-        "topic_page_stats_1m": INSIGHT_TOPICS["page_stats"],
-        "topic_user_activity_1m": INSIGHT_TOPICS["user_activity"],
-        "topic_sessions": INSIGHT_TOPICS["sessions"],
-        "topic_malformed": INSIGHT_TOPICS["malformed"],
+        # `topic_<source>` of every topic the generated ingestion reads (components/contract.py).
+        **{contract.topic_param: INSIGHT_TOPICS[role] for role, contract in TOPIC_CONTRACTS.items()},
         "raw_ttl_days": cfg.retention.raw_events_days,
     }
 
@@ -178,6 +176,7 @@ def grafana_environment(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, 
     return {
         "GF_SECURITY_ADMIN_USER": cfg.grafana.admin_user,
         "GF_SECURITY_ADMIN_PASSWORD__FILE": GRAFANA_ADMIN_PASSWORD_FILE,
+        "GF_SECURITY_SECRET_KEY__FILE": GRAFANA_SECRET_KEY_FILE,
         "GF_AUTH_ANONYMOUS_ENABLED": "true" if cfg.grafana.anonymous_access else "false",
         "GF_USERS_ALLOW_SIGN_UP": "false",
         "GF_ANALYTICS_REPORTING_ENABLED": "false",
@@ -235,7 +234,7 @@ def collector_urls(cfg: PipelineConfig, base_url: str) -> tuple[str, str]:
 
 OUTPUT_KEYS = (
     "grafanaUrl", "flinkUrl", "connectUrl", "schemaRegistryUrl", "clickhouseUrl", "kafkaBootstrap",
-    "schemaVersion", "flinkJobId", "flinkLastSavepoint", "collectorUrl", "demoSiteUrl",
+    "schemaVersion", "flinkJobId", "flinkLastSavepoint", "exposed", "collectorUrl", "demoSiteUrl",
     "grafanaAdminUser", "grafanaAdminPassword", "clickhouseUser", "clickhousePassword",
     "clickhouseReaderUser", "clickhouseReaderPassword",
 )
@@ -254,6 +253,7 @@ class ServiceOutputs:
     schema_version: Any
     flink_job_id: Any
     flink_last_savepoint: Any
+    exposed: Any  # service -> where it is reachable beyond the host / the namespace ({}: nothing)
     collector_url: Any = ""  # empty: the website side is not deployed
     demo_site_url: Any = ""
 
@@ -270,6 +270,7 @@ def stack_outputs(cfg: PipelineConfig, services: ServiceOutputs, passwords: Any)
         "schemaVersion": services.schema_version,
         "flinkJobId": services.flink_job_id,
         "flinkLastSavepoint": services.flink_last_savepoint,
+        "exposed": services.exposed,
         "collectorUrl": services.collector_url,
         "demoSiteUrl": services.demo_site_url,
         "grafanaAdminUser": cfg.grafana.admin_user,

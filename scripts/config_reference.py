@@ -28,10 +28,11 @@ def field_comments(cls: type) -> dict[str, str]:
 
 def main() -> None:
     cfg = PipelineConfig()
+    top_notes = field_comments(PipelineConfig)
     print("| key | default | notes |\n| --- | --- | --- |")
     for key, (attr, cls) in _SECTIONS.items():
         if cls is None:
-            print(f"| `clickstreamer:{key}` | `{getattr(cfg, attr)}` | |")
+            print(f"| `clickstreamer:{key}` | `{getattr(cfg, attr)}` | {top_notes.get(attr, '')} |")
             continue
         notes = field_comments(cls)
         for f in fields(cls):

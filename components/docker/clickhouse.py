@@ -18,7 +18,7 @@ import pulumi_docker as docker
 from ..clients.clickhouse import OWNER_PASSWORD_ENV, READER_PASSWORD_ENV, users_xml
 from ..resources.schema_migrations import SchemaMigrations
 from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT, CLICKHOUSE_NATIVE_PORT as NATIVE_PORT
-from .common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .common import DockerPlacement, healthcheck, replace_safely
 
 INTERNAL_HOST = "clickhouse"
 USERS_FILE = "/etc/clickhouse-server/users.d/clickstreamer-users.xml"
@@ -29,15 +29,14 @@ class ClickHouseArgs:
     placement: DockerPlacement
     image: str  # pinned clickhouse-server image; changing it replaces the container (volume kept)
     http_port: int  # host port of the HTTP interface
-    native_port: int  # host port of the native protocol (clickhouse-client)
+    native_port: int  # host port of the native protocol (clickhouse-client); 0: not published
     database: str
     user: str  # owner: runs migrations
     password: pulumi.Input[str]  # secret
     reader_user: str  # read-only, for Grafana
     reader_password: pulumi.Input[str]  # secret
     migration_params: dict  # components/spec.py migration_params: rendered into clickhouse_schema/ files
-    drop_data_on_destroy: bool  # removing the migrations resource drops its tables (the stack's
-    # own destroy removes the volume, and with it the data, either way: issue 15)
+    drop_data_on_destroy: bool  # destroy drops the database (and deletes the volume); default: both kept
     depends_on: tuple  # Kafka: the Kafka-engine tables consume its topics
 
 
@@ -66,29 +65,22 @@ class ClickHouse(pulumi.ComponentResource):
         self.url = p.url(args.http_port)
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)],
-            opts=child,
-        )
-        self.container = docker.Container(
+        volume = p.volume(f"{name}-data", "clickhouse", child)
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="clickhouse",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=password_hash_environment(args.password, args.reader_password).apply(
                 lambda hashes: ["CLICKHOUSE_WATCHDOG_ENABLE=0", *hashes]),
             uploads=[docker.ContainerUploadArgs(file=USERS_FILE,
                                                  content=users_xml(args.database, args.user, args.reader_user),
                                                  permissions="0440", owner="101", group="101")],
             ulimits=[docker.ContainerUlimitArgs(name="nofile", soft=262144, hard=262144)],
-            ports=[p.publish(HTTP_PORT, args.http_port), p.publish(NATIVE_PORT, args.native_port)],
+            ports=[p.publish(HTTP_PORT, args.http_port),
+                   *([p.publish(NATIVE_PORT, args.native_port, "clickhouseNative")] if args.native_port else [])],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/clickhouse")],
             healthcheck=healthcheck(f"wget --spider -q http://localhost:{HTTP_PORT}/ping",
                                     interval=5, timeout=5, retries=36, start_period=10),
-            labels=p.labels("clickhouse"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
             wait_timeout=240,
             opts=replace_safely(child),
         )

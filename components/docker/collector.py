@@ -17,9 +17,11 @@ import pulumi_docker as docker
 
 from ..resources.schema import SubjectSchema
 from ..spec import COLLECTOR_PORT as PORT
-from .common import REPO_ROOT, RESTART_POLICY, DockerPlacement, env_list, healthcheck, local_image, replace_safely
+from .common import REPO_ROOT, DockerPlacement, env_list, healthcheck, local_image, replace_safely
 
 INTERNAL_HOST = "collector"
+# Python, librdkafka and a full queue (collector.queueSize events of ~1 KB at the default 100,000).
+MEMORY_MB = 512
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Collector(pulumi.ComponentResource):
         super().__init__("clickstreamer:index:Collector", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         p = args.placement
-        self.url = p.url(args.host_port)
+        self.url = p.url(args.host_port, "collector")
 
         self.schema = SubjectSchema(
             f"{name}-schema", url=args.registry_url, subject=args.subject, schema=args.schema,
@@ -61,21 +63,18 @@ class Collector(pulumi.ComponentResource):
             args={"COLLECTOR_BASE": args.base_image},
             opts=child,
         )
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="collector",
             image=self.image.repo_digest,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=env_list(args.environment),
-            ports=[p.publish(PORT, args.host_port)],
+            # Browsers reach it: publishable beyond the host with expose.services (config.EXPOSABLE).
+            ports=[p.publish(PORT, args.host_port, "collector")],
             # The image has Python, not curl.
             healthcheck=healthcheck(
                 f"python -c \"import urllib.request; urllib.request.urlopen('http://localhost:{PORT}/readyz', timeout=3)\"",
                 interval=5, timeout=5, retries=24, start_period=5),
-            labels=p.labels("collector"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=MEMORY_MB,
             wait_timeout=180,
             opts=replace_safely(child, depends_on=[self.schema, *args.depends_on]),
         )

@@ -11,9 +11,11 @@ import pulumi_docker as docker
 
 from ..resources.connector import Connector
 from ..spec import CONNECT_REST_PORT as PORT, DATAGEN_CONNECTOR_NAME
-from .common import REPO_ROOT, RESTART_POLICY, DockerPlacement, env_list, healthcheck, local_image, replace_safely
+from .common import (JVM_OVERHEAD_MB, REPO_ROOT, DockerPlacement, env_list, healthcheck, local_image, megabytes,
+                     replace_safely)
 
 INTERNAL_HOST = "connect"
+CONNECT_HEAP = "1g"
 
 
 @dataclass
@@ -40,7 +42,7 @@ def connect_environment(args: ConnectArgs) -> list[str]:
         "CONNECT_REST_PORT": PORT,
         "CONNECT_PLUGIN_PATH": "/usr/share/java,/usr/share/confluent-hub-components",
         "CONNECT_LOG4J_LOGGERS": "org.reflections=ERROR",
-        "KAFKA_HEAP_OPTS": "-Xms256m -Xmx1g",
+        "KAFKA_HEAP_OPTS": f"-Xms256m -Xmx{CONNECT_HEAP}",
     })
 
 
@@ -66,11 +68,10 @@ class Connect(pulumi.ComponentResource):
             args={"CONNECT_BASE": args.base_image, "DATAGEN_VERSION": args.datagen_version},
             opts=child,
         )
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-worker",
+            alias=INTERNAL_HOST, service="connect",
             image=self.image.repo_digest,  # the local image id: a rebuild replaces the worker
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=connect_environment(args),
             ports=[p.publish(PORT, args.host_port)],
             # Healthy only once the datagen plugin is loaded, not merely when REST answers.
@@ -78,10 +79,7 @@ class Connect(pulumi.ComponentResource):
                 f"curl -fsS http://localhost:{PORT}/connector-plugins | grep -q DatagenConnector",
                 interval=5, timeout=10, retries=60, start_period=30,
             ),
-            labels=p.labels("connect"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=megabytes(CONNECT_HEAP) + JVM_OVERHEAD_MB,
             wait_timeout=360,
             opts=replace_safely(child, depends_on=list(args.depends_on)),
         )

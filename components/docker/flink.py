@@ -17,9 +17,12 @@ import pulumi_docker as docker
 from ..resources.flink_job import FlinkJob
 from ..spec import FLINK_DATA_DIR as DATA_DIR, FLINK_JOB_DIR as JOB_DIR, FLINK_JOB_PATH as JOB_PATH
 from ..spec import FLINK_REST_PORT as REST_PORT, flink_cluster_settings
-from .common import REPO_ROOT, RESTART_POLICY, DockerPlacement, files_digest, healthcheck, local_image, replace_safely
+from .common import REPO_ROOT, DockerPlacement, files_digest, healthcheck, local_image, megabytes, replace_safely
 
 JOBMANAGER_HOST = "jobmanager"
+# Flink's process sizes cover its JVMs; the Python interpreter that plans the job (JobManager) and
+# the Python workers' own overhead (TaskManagers) come on top.
+PYTHON_MB = 512
 # Checkpoints and savepoints on the named volume shared by the JobManager and TaskManagers.
 CLUSTER_SETTINGS = flink_cluster_settings(f"file://{DATA_DIR}")
 
@@ -85,42 +88,35 @@ class Flink(pulumi.ComponentResource):
             opts=child,
             buildkit=True,
         )
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child
-        )
+        volume = p.volume(f"{name}-data", "flink", child)
         mounts = [
             docker.ContainerMountArgs(type="volume", source=volume.name, target=DATA_DIR),
             docker.ContainerMountArgs(type="bind", source=str(REPO_ROOT / "flink_job"), target=JOB_DIR, read_only=True),
         ]
         env = [f"FLINK_PROPERTIES={flink_properties(args)}", "PYTHONDONTWRITEBYTECODE=1"]
 
-        self.jobmanager = docker.Container(
+        self.jobmanager = p.container(
             f"{name}-jobmanager",
+            alias=JOBMANAGER_HOST, service="flink-jobmanager",
             image=self.image.repo_digest,
             command=["jobmanager"],
-            hostname=JOBMANAGER_HOST,
-            networks_advanced=p.network(JOBMANAGER_HOST),
             envs=env,
             ports=[p.publish(REST_PORT, args.host_port)],
             mounts=mounts,
             healthcheck=healthcheck(f"curl -fsS http://localhost:{REST_PORT}/overview >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=15),
-            labels=p.labels("flink-jobmanager"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=megabytes(args.jobmanager_memory) + PYTHON_MB,
             wait_timeout=240,
             opts=replace_safely(child),
         )
         self.taskmanagers = []
         for index in range(args.taskmanagers):
             alias = f"taskmanager-{index}"
-            self.taskmanagers.append(docker.Container(
+            self.taskmanagers.append(p.container(
                 f"{name}-{alias}",
+                alias=alias, service="flink-taskmanager",
                 image=self.image.repo_digest,
                 command=["taskmanager"],
-                hostname=alias,
-                networks_advanced=p.network(alias),
                 envs=env,
                 mounts=mounts,
                 # Healthy once registered with the JobManager (its resource id carries the TM's address).
@@ -129,10 +125,7 @@ class Flink(pulumi.ComponentResource):
                     " | grep -q \"$(hostname -i | cut -d' ' -f1):\"",
                     interval=5, timeout=5, retries=36, start_period=15,
                 ),
-                labels=p.labels("flink-taskmanager"),
-                restart=RESTART_POLICY,
-                must_run=True,
-                wait=True,
+                memory=megabytes(args.taskmanager_memory) + PYTHON_MB,
                 wait_timeout=240,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.jobmanager]),
             ))

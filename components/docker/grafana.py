@@ -14,11 +14,12 @@ import pulumi
 import pulumi_docker as docker
 
 from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_MOUNTS, GRAFANA_PLUGIN_DIR, GRAFANA_PORT as PORT
-from ..spec import GRAFANA_READER_PASSWORD_FILE
-from .common import REPO_ROOT, RESTART_POLICY, DockerPlacement, env_list, healthcheck, local_image, replace_safely
+from ..spec import GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
+from .common import REPO_ROOT, DockerPlacement, env_list, healthcheck, local_image, replace_safely
 
 INTERNAL_HOST = "grafana"
 GRAFANA_UID = "472"
+GRAFANA_MEMORY_MB = 512
 
 
 @dataclass
@@ -30,6 +31,7 @@ class GrafanaArgs:
     environment: dict  # components/spec.py grafana_environment
     admin_password: pulumi.Input[str]  # secret; applied when Grafana first initialises its database
     clickhouse_password: pulumi.Input[str]  # secret: the reader's
+    secret_key: pulumi.Input[str]  # secret: Grafana's secret_key
     depends_on: tuple = ()  # ClickHouse schema: dashboards query its tables
 
 
@@ -47,7 +49,7 @@ class Grafana(pulumi.ComponentResource):
         super().__init__("clickstreamer:index:Grafana", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         p = args.placement
-        self.url = p.url(args.host_port)
+        self.url = p.url(args.host_port, "grafana")
 
         self.image = local_image(
             f"{name}-image",
@@ -57,33 +59,28 @@ class Grafana(pulumi.ComponentResource):
             args={"GRAFANA_BASE": args.base_image, "CLICKHOUSE_PLUGIN_VERSION": args.plugin_version},
             opts=child,
         )
-        volume = docker.Volume(
-            f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child
-        )
+        volume = p.volume(f"{name}-data", "grafana", child)
         secret_file = lambda path, value: docker.ContainerUploadArgs(  # noqa: E731
             file=path, content=pulumi.Output.secret(value), permissions="0400", owner=GRAFANA_UID, group="0"
         )
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="grafana",
             image=self.image.repo_digest,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=grafana_environment(args),
             uploads=[
                 secret_file(GRAFANA_ADMIN_PASSWORD_FILE, args.admin_password),
                 secret_file(GRAFANA_READER_PASSWORD_FILE, args.clickhouse_password),
+                secret_file(GRAFANA_SECRET_KEY_FILE, args.secret_key),
             ],
             mounts=[docker.ContainerMountArgs(type="bind", source=str(REPO_ROOT / "grafana" / folder), target=target,
                                               read_only=True)
                     for folder, target in GRAFANA_MOUNTS.items()],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/grafana")],
-            ports=[p.publish(PORT, args.host_port)],
+            ports=[p.publish(PORT, args.host_port, "grafana")],
             healthcheck=healthcheck(f"curl -fsS http://localhost:{PORT}/api/health >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=10),
-            labels=p.labels("grafana"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=GRAFANA_MEMORY_MB,
             wait_timeout=240,
             opts=replace_safely(child, depends_on=list(args.depends_on)),
         )

@@ -15,7 +15,7 @@ import pulumi_docker as docker
 
 from ..resources.topic import KafkaTopic
 from ..spec import Topic
-from .common import RESTART_POLICY, DockerPlacement, healthcheck, replace_safely
+from .common import JVM_OVERHEAD_MB, DockerPlacement, healthcheck, megabytes, replace_safely
 
 INTERNAL_HOST = "kafka"
 INTERNAL_PORT = 29092
@@ -84,12 +84,11 @@ class Kafka(pulumi.ComponentResource):
         self.host_bootstrap = f"{p.host_address}:{args.host_port}"
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        volume = docker.Volume(f"{name}-data", labels=[docker.VolumeLabelArgs(label="clickstreamer.stack", value=p.stack_label)], opts=child)
-        self.container = docker.Container(
+        volume = p.volume(f"{name}-data", "kafka", child)
+        self.container = p.container(
             f"{name}-broker",
+            alias=INTERNAL_HOST, service="kafka",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=kafka_environment(args),
             ports=[p.publish(HOST_LISTENER_PORT, args.host_port)],
             volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/var/lib/kafka/data")],
@@ -99,10 +98,7 @@ class Kafka(pulumi.ComponentResource):
                 " >/dev/null 2>&1",
                 interval=10, timeout=30, retries=18, start_period=20,
             ),
-            labels=p.labels("kafka"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=megabytes(args.heap) + JVM_OVERHEAD_MB,
             wait_timeout=300,
             opts=replace_safely(child),
         )

@@ -61,7 +61,9 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label="clickstreamer.stack", value=stack)], opts=child,
         )
         placement = DockerPlacement(network_name=network.name, bind_address=cfg.bind_address,
-                                    host_address=cfg.host_address, stack_label=stack)
+                                    host_address=cfg.host_address, stack_label=stack,
+                                    expose_address=cfg.expose.address, exposed=cfg.expose.service_names,
+                                    keep_data=not cfg.drop_data_on_destroy)
 
         self.kafka = Kafka(f"{name}-kafka", KafkaArgs(
             placement=placement, image=cfg.images.kafka, cluster_id=cfg.kafka.cluster_id,
@@ -89,7 +91,7 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             user=cfg.clickhouse.user, password=passwords.clickhouse,
             reader_user=cfg.clickhouse.reader_user, reader_password=passwords.reader,
             migration_params=spec.migration_params(cfg, ENDPOINTS),
-            drop_data_on_destroy=cfg.clickhouse.drop_data_on_destroy,
+            drop_data_on_destroy=cfg.drop_data_on_destroy,
             depends_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)
 
@@ -106,7 +108,8 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             placement=placement, base_image=cfg.images.grafana_base,
             plugin_version=cfg.images.grafana_clickhouse_plugin, host_port=cfg.ports.grafana,
             environment=spec.grafana_environment(cfg, ENDPOINTS), admin_password=passwords.grafana,
-            clickhouse_password=passwords.reader, depends_on=(self.clickhouse.migrations,),
+            clickhouse_password=passwords.reader, secret_key=passwords.grafana_secret_key,
+            depends_on=(self.clickhouse.migrations,),
         ), opts=child)
 
         self.collector = None
@@ -127,5 +130,11 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             kafka_bootstrap=self.kafka.host_bootstrap, schema_version=self.clickhouse.migrations.version,
             flink_job_id=self.flink.job.job_id, flink_last_savepoint=self.flink.job.last_savepoint,
             collector_url=collector_url, demo_site_url=demo_site_url,
+            exposed={service: where for service, where in (
+                ("grafana", placement.exposure("grafana", cfg.ports.grafana)),
+                ("schemaRegistry", placement.exposure("schemaRegistry", cfg.ports.schema_registry)),
+                ("clickhouseNative", placement.exposure("clickhouseNative", cfg.ports.clickhouse_native)),
+                ("collector", placement.exposure("collector", cfg.ports.collector) if self.collector else None),
+            ) if where},
         ), passwords)
         self.register_outputs(self.outputs)

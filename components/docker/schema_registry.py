@@ -11,9 +11,10 @@ import pulumi
 import pulumi_docker as docker
 
 from ..spec import SCHEMA_REGISTRY_PORT as PORT
-from .common import RESTART_POLICY, DockerPlacement, env_list, healthcheck, replace_safely
+from .common import DockerPlacement, env_list, healthcheck, replace_safely
 
 INTERNAL_HOST = "schema-registry"
+SCHEMA_REGISTRY_MEMORY_MB = 1024  # heap 512m (components/spec.py) and the JVM's overhead
 
 
 @dataclass
@@ -41,22 +42,18 @@ class SchemaRegistry(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         p = args.placement
         self.internal_url = f"http://{INTERNAL_HOST}:{PORT}"
-        self.url = p.url(args.host_port)
+        self.url = p.url(args.host_port, "schemaRegistry")
 
         image = docker.RemoteImage(f"{name}-image", name=args.image, keep_locally=True, opts=child)
-        self.container = docker.Container(
+        self.container = p.container(
             f"{name}-server",
+            alias=INTERNAL_HOST, service="schema-registry",
             image=image.image_id,
-            hostname=INTERNAL_HOST,
-            networks_advanced=p.network(INTERNAL_HOST),
             envs=schema_registry_environment(args),
-            ports=[p.publish(PORT, args.host_port)],
+            ports=[p.publish(PORT, args.host_port, "schemaRegistry")],
             healthcheck=healthcheck(f"curl -fsS http://localhost:{PORT}/subjects >/dev/null",
                                     interval=5, timeout=5, retries=36, start_period=15),
-            labels=p.labels("schema-registry"),
-            restart=RESTART_POLICY,
-            must_run=True,
-            wait=True,
+            memory=SCHEMA_REGISTRY_MEMORY_MB,
             wait_timeout=240,
             opts=replace_safely(child, depends_on=[args.kafka]),
         )

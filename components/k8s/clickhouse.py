@@ -33,10 +33,12 @@ import pulumi_kubernetes as k8s
 from ..clients.clickhouse import reader_profile_paths
 from ..resources.schema_migrations import SchemaMigrations
 from ..spec import CLICKHOUSE_HTTP_PORT as HTTP_PORT
-from .common import SLOW, K8sPlacement, ObservedCustomResource, resources, wait_for
+from .common import (RESTRICTED_CONTAINER, SLOW, K8sPlacement, ObservedCustomResource, resources, restricted_pod,
+                     wait_for)
 
 API_VERSION = "clickhouse.altinity.com/v1"
 INSTALLATION = "clickstream"
+POD_LABELS = {"clickhouse.altinity.com/chi": INSTALLATION}  # what the operator labels the installation's pods
 CLUSTER = "clickstream"
 SERVICE_NAME = f"clickhouse-{INSTALLATION}"  # the operator's Service for the whole installation
 CREDENTIALS_SECRET = "clickhouse-credentials"
@@ -44,6 +46,7 @@ OWNER_KEY = "owner_password_sha256_hex"
 READER_KEY = "reader_password_sha256_hex"
 # The reader's settings profile (settings and constraints: components.clients.clickhouse, as on Docker).
 READER_PROFILE = "dashboards_readonly"
+CLICKHOUSE_UID = 101  # the image's `clickhouse` user
 
 
 @dataclass
@@ -59,7 +62,8 @@ class ClickHouseArgs:
     storage_size: str
     cpu: str
     memory: str
-    url: str  # HTTP as `pulumi up` reaches it; empty: a LoadBalancer Service
+    url: str  # HTTP as `pulumi up` reaches it (a port-forward, a route of the user's); "" with a load balancer
+    load_balancer: bool  # a LoadBalancer Service for the migrations, open to `load_balancer_source_ranges` only
     load_balancer_source_ranges: tuple
     drop_data_on_destroy: bool  # also: the data PVC is deleted with the installation
     depends_on: tuple  # the operator release
@@ -121,7 +125,6 @@ class KubernetesClickHouse(pulumi.ComponentResource):
         claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": args.storage_size}}}
         if p.storage_class:
             claim["storageClassName"] = p.storage_class
-        pod_labels = {"clickhouse.altinity.com/chi": INSTALLATION}
         self.installation = ObservedCustomResource(
             f"{name}-installation",
             api_version=API_VERSION,
@@ -138,11 +141,15 @@ class KubernetesClickHouse(pulumi.ComponentResource):
                 "templates": {
                     "podTemplates": [{
                         "name": "clickhouse",
-                        "spec": {"containers": [{
-                            "name": "clickhouse",
-                            "image": args.image,
-                            "resources": resources(args.cpu, args.memory),
-                        }]},
+                        "spec": {
+                            "securityContext": restricted_pod(CLICKHOUSE_UID, writes_volume=True),
+                            "containers": [{
+                                "name": "clickhouse",
+                                "image": args.image,
+                                "resources": resources(args.cpu, args.memory),
+                                "securityContext": RESTRICTED_CONTAINER,
+                            }],
+                        },
                     }],
                     "volumeClaimTemplates": [{
                         "name": "data",
@@ -156,10 +163,10 @@ class KubernetesClickHouse(pulumi.ComponentResource):
         )
 
         self.external = None
-        if args.url:
+        if not args.load_balancer:
             self.migrations_url = pulumi.Output.from_input(args.url.rstrip("/"))
         else:
-            spec: dict = {"type": "LoadBalancer", "selector": pod_labels,
+            spec: dict = {"type": "LoadBalancer", "selector": POD_LABELS,
                           "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": HTTP_PORT}]}
             if args.load_balancer_source_ranges:
                 spec["loadBalancerSourceRanges"] = list(args.load_balancer_source_ranges)

@@ -39,6 +39,7 @@ class K8sPlacement:
     namespace_name: str  # the same, as a plain string for in-cluster DNS names
     storage_class: str  # "" = the cluster's default StorageClass
     stack_label: str  # value of the `clickstreamer.io/stack` label
+    keep_data: bool = True  # destroy leaves volumes and topics (config dropDataOnDestroy: false)
 
     def labels(self, service: str) -> dict[str, str]:
         return {
@@ -59,6 +60,26 @@ class K8sPlacement:
     def service_host(self, service: str) -> str:
         """The in-cluster DNS name of Service `service` (resolvable from any namespace)."""
         return f"{service}.{self.namespace_name}.svc"
+
+
+# The `restricted` Pod Security Standard for the pods this project writes itself: no root, no
+# privilege escalation, no capabilities, the runtime's default seccomp profile.
+RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def restricted_pod(uid: int, writes_volume: bool = False) -> dict[str, Any]:
+    """A pod securityContext meeting `restricted` for an image whose user is `uid`; `writes_volume`:
+    mounted volumes are made writable for that user's group (fsGroup)."""
+    context: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": uid, "runAsGroup": uid,
+                               "seccompProfile": {"type": "RuntimeDefault"}}
+    if writes_volume:
+        context["fsGroup"] = uid
+    return context
 
 
 def wait_for(*expressions: str) -> dict[str, str]:

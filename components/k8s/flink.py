@@ -32,7 +32,8 @@ import pulumi_kubernetes as k8s
 
 from ..spec import FLINK_DATA_DIR as DATA_DIR, FLINK_JOB_DIR as JOB_DIR, FLINK_JOB_PATH as JOB_PATH
 from ..spec import FLINK_REST_PORT as REST_PORT, flink_cluster_settings
-from .common import REPO_ROOT, SLOW, K8sPlacement, ObservedCustomResource, cpu_cores, file_set, wait_for
+from .common import (REPO_ROOT, RESTRICTED_CONTAINER, SLOW, K8sPlacement, ObservedCustomResource, cpu_cores,
+                     file_set, restricted_pod, wait_for)
 
 API_VERSION = "flink.apache.org/v1beta1"
 DEPLOYMENT_NAME = "clickstream-insights"
@@ -133,7 +134,7 @@ class KubernetesFlink(pulumi.ComponentResource):
                                                                   "items": code.items}}]
         mounts: list[dict] = [{"name": "job-code", "mountPath": JOB_DIR, "readOnly": True}]
         env: list[dict] = []
-        pod_spec: dict = {}
+        pod_spec: dict = {"securityContext": restricted_pod(FLINK_UID)}
         self.state_volume = None
         if args.state_dir:
             plugin = FS_PLUGINS.get(args.state_dir.split("://", 1)[0])
@@ -149,13 +150,14 @@ class KubernetesFlink(pulumi.ComponentResource):
                 # Bound only when a pod mounts it (WaitForFirstConsumer classes): do not await Bound.
                 metadata=p.metadata("flink-state", "flink", annotations={"pulumi.com/skipAwait": "true"}),
                 spec=claim,
-                opts=child,
+                # Savepoints and checkpoints: kept by a destroy unless the data is to go too.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=p.keep_data),
             )
             volumes.append({"name": "flink-state", "persistentVolumeClaim": {"claimName": self.state_volume.metadata.name}})
             mounts.append({"name": "flink-state", "mountPath": DATA_DIR})
-            pod_spec["securityContext"] = {"fsGroup": FLINK_UID}  # the flink user writes the volume
+            pod_spec["securityContext"] = restricted_pod(FLINK_UID, writes_volume=True)
 
-        container: dict = {"name": MAIN_CONTAINER, "volumeMounts": mounts}
+        container: dict = {"name": MAIN_CONTAINER, "volumeMounts": mounts, "securityContext": RESTRICTED_CONTAINER}
         if env:
             container["env"] = env
         pod_template = {

@@ -24,13 +24,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import GRAFANA_MOUNTS as MOUNTS, GRAFANA_PLUGIN_DIR as PLUGIN_DIR, GRAFANA_PORT
-from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRETS_DIR as SECRETS_DIR
-from .common import REPO_ROOT, FileSet, K8sPlacement, file_set, resources, split_image
+from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
+from ..spec import GRAFANA_SECRETS_DIR as SECRETS_DIR
+from .common import (REPO_ROOT, RESTRICTED_CONTAINER, FileSet, K8sPlacement, file_set, resources, restricted_pod,
+                     split_image)
 from .operators import GRAFANA, release
 
 SERVICE_NAME = "grafana"
 SERVICE_PORT = 80
 SECRET_FILES = "grafana-secret-files"
+GRAFANA_UID = 472  # the image's `grafana` user
 
 
 @dataclass
@@ -42,6 +45,7 @@ class GrafanaArgs:
     environment: dict  # components/spec.py grafana_environment (in-cluster ClickHouse)
     admin_password: pulumi.Input[str]  # secret
     clickhouse_password: pulumi.Input[str]  # secret: the reader's
+    secret_key: pulumi.Input[str]  # secret: Grafana's secret_key
     storage_size: str
     cpu: str
     memory: str
@@ -63,6 +67,8 @@ def chart_values(args: GrafanaArgs, files: dict[str, FileSet]) -> dict[str, Any]
         plugins = [f"grafana-clickhouse-datasource {args.plugin_version}"]
         plugin_dir = "/var/lib/grafana/plugins"  # on the data volume: installed once, kept
     persistence: dict[str, Any] = {"enabled": True, "size": args.storage_size}
+    if args.placement.keep_data:  # Helm leaves a resource with this policy when the release goes
+        persistence["annotations"] = {"helm.sh/resource-policy": "keep"}
     if args.placement.storage_class:
         persistence["storageClassName"] = args.placement.storage_class
     return {
@@ -70,6 +76,10 @@ def chart_values(args: GrafanaArgs, files: dict[str, FileSet]) -> dict[str, Any]
         "image": {"registry": registry, "repository": repository, "tag": tag},
         "replicas": 1,  # sqlite on the volume: one writer
         "persistence": persistence,
+        # `restricted`: fsGroup makes the volume writable, so the chart's root chown init container is not needed.
+        "securityContext": restricted_pod(GRAFANA_UID, writes_volume=True),
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+        "initChownData": {"enabled": False},
         "resources": resources(args.cpu, args.memory),
         "plugins": plugins,
         # The plugin path is set through grafana.ini instead: the chart sets GF_PATHS_PLUGINS from it.
@@ -110,6 +120,7 @@ class KubernetesGrafana(pulumi.ComponentResource):
                 # Mounted at SECRETS_DIR: each key is the file name Grafana reads.
                 GRAFANA_ADMIN_PASSWORD_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.admin_password),
                 GRAFANA_READER_PASSWORD_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.clickhouse_password),
+                GRAFANA_SECRET_KEY_FILE.rsplit("/", 1)[1]: pulumi.Output.secret(args.secret_key),
             },
             opts=child,
         )

@@ -85,7 +85,7 @@ class StrimziKafka(pulumi.ComponentResource):
 
         def volume(size: str) -> dict[str, object]:
             disk: dict[str, object] = {"id": 0, "type": "persistent-claim", "size": size,
-                                       "deleteClaim": False, "kraftMetadata": "shared"}
+                                       "deleteClaim": not p.keep_data, "kraftMetadata": "shared"}
             if p.storage_class:
                 disk["class"] = p.storage_class
             return {"type": "jbod", "volumes": [disk]}
@@ -134,7 +134,9 @@ class StrimziKafka(pulumi.ComponentResource):
         )
 
         rf, _ = replication(args.replicas)
-        topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster], custom_timeouts=SLOW)
+        # The topic operator deletes a topic whose KafkaTopic goes: kept by a destroy unless the data is to go too.
+        topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.cluster], custom_timeouts=SLOW,
+                                            retain_on_delete=p.keep_data)
         made = {
             topic.role: ObservedCustomResource(
                 f"{name}-topic-{topic.role.replace('_', '-')}",

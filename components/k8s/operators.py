@@ -72,11 +72,18 @@ def release(resource_name: str, release_name: str, chart: Chart, namespace: pulu
 class OperatorsArgs:
     namespace: pulumi.Input[str]  # where the operators run (created by the pipeline unless told not to)
     watch_namespace: str  # the pipeline's namespace: the only one the operators act in
+    restricted_pods: bool  # Strimzi's pods meet the `restricted` standard (not with an in-cluster Connect build)
     depends_on: tuple = ()  # both namespaces: the charts bind roles in the watched one
 
 
 def strimzi_values(args: OperatorsArgs) -> dict[str, Any]:
-    return {"watchNamespaces": [args.watch_namespace], "watchAnyNamespace": False}
+    values: dict[str, Any] = {"watchNamespaces": [args.watch_namespace], "watchAnyNamespace": False}
+    if args.restricted_pods:
+        # Strimzi's own idiom for the `restricted` Pod Security Standard: every pod it makes gets a
+        # restricted security context. Its restricted provider refuses KafkaConnect builds (the
+        # build runs Kaniko as root), so with an in-cluster build Strimzi keeps its baseline provider.
+        values["extraEnvs"] = [{"name": "STRIMZI_POD_SECURITY_PROVIDER_CLASS", "value": "restricted"}]
+    return values
 
 
 def flink_operator_values(args: OperatorsArgs) -> dict[str, Any]:

@@ -23,20 +23,27 @@ import pulumi_kubernetes as k8s
 from .. import spec
 from ..config import PipelineConfig
 from ..secrets import PipelineSecrets, ensure_passwords
-from .clickhouse import SERVICE_NAME as CLICKHOUSE_SERVICE, ClickHouseArgs, KubernetesClickHouse
+from .clickhouse import POD_LABELS as CLICKHOUSE_PODS, SERVICE_NAME as CLICKHOUSE_SERVICE, ClickHouseArgs, KubernetesClickHouse
 from .collector import CollectorArgs, KubernetesCollector
 from .common import K8sPlacement
 from .connect import ConnectArgs, StrimziConnect
 from .flink import FlinkArgs, KubernetesFlink
 from .grafana import GrafanaArgs, KubernetesGrafana
 from .kafka import KafkaArgs, StrimziKafka, replication
+from .network import NetworkPolicies, NetworkPoliciesArgs
 from .operators import Operators, OperatorsArgs
 from .schema_registry import SERVICE_NAME as SCHEMA_REGISTRY_SERVICE, SchemaRegistry, SchemaRegistryArgs
+
+
+# Where the schema migrations reach ClickHouse by default: `kubectl -n <namespace> port-forward
+# svc/clickhouse-clickstream 18123:8123` on the machine running `pulumi up` (docs/kubernetes.md).
+PORT_FORWARD_URL = "http://127.0.0.1:18123"
 
 
 class KubernetesPipeline(pulumi.ComponentResource):
     """Every service of the pipeline, on a Kubernetes cluster (the current kubeconfig context)."""
 
+    network: NetworkPolicies
     operators: Operators
     kafka: StrimziKafka
     schema_registry: SchemaRegistry
@@ -59,7 +66,9 @@ class KubernetesPipeline(pulumi.ComponentResource):
 
         namespaces: list[pulumi.Resource] = []
         if kc.create_namespaces:
-            app_ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": kc.namespace}, opts=child)
+            # Deleting a namespace deletes every volume in it: kept unless the data is to go too.
+            keep = pulumi.ResourceOptions(parent=self, retain_on_delete=not cfg.drop_data_on_destroy)
+            app_ns = k8s.core.v1.Namespace(f"{name}-namespace", metadata={"name": kc.namespace}, opts=keep)
             ops_ns = k8s.core.v1.Namespace(f"{name}-operators-namespace", metadata={"name": kc.operators_namespace},
                                            opts=child)
             namespaces = [app_ns, ops_ns]
@@ -68,16 +77,24 @@ class KubernetesPipeline(pulumi.ComponentResource):
         else:
             app_namespace, ops_namespace = kc.namespace, kc.operators_namespace
         placement = K8sPlacement(namespace=app_namespace, namespace_name=kc.namespace,
-                                 storage_class=kc.storage_class, stack_label=pulumi.get_stack())
+                                 storage_class=kc.storage_class, stack_label=pulumi.get_stack(),
+                                 keep_data=not cfg.drop_data_on_destroy)
         endpoints = spec.Endpoints(
             kafka_bootstrap=StrimziKafka.bootstrap_address(placement),
             schema_registry_url=f"http://{placement.service_host(SCHEMA_REGISTRY_SERVICE)}:{spec.SCHEMA_REGISTRY_PORT}",
             clickhouse_host=placement.service_host(CLICKHOUSE_SERVICE),
         )
 
+        load_balancer_ranges = tuple(c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",") if c.strip())
+        self.network = NetworkPolicies(f"{name}-network", NetworkPoliciesArgs(
+            placement=placement, operators_namespace=kc.operators_namespace, clickhouse_pods=CLICKHOUSE_PODS,
+            load_balancer_source_ranges=load_balancer_ranges if kc.clickhouse_load_balancer else (),
+        ), opts=pulumi.ResourceOptions(parent=self, depends_on=namespaces))
+
         # The charts bind roles in the watched namespace, so it must exist before they install.
         self.operators = Operators(f"{name}-operators", OperatorsArgs(
-            namespace=ops_namespace, watch_namespace=kc.namespace, depends_on=tuple(namespaces),
+            namespace=ops_namespace, watch_namespace=kc.namespace, restricted_pods=bool(kc.connect_image),
+            depends_on=tuple(namespaces),
         ), opts=child)
         self.kafka = StrimziKafka(f"{name}-kafka", KafkaArgs(
             placement=placement, replicas=kc.kafka_replicas, controller_replicas=kc.kafka_controller_replicas,
@@ -111,10 +128,11 @@ class KubernetesPipeline(pulumi.ComponentResource):
             reader_user=cfg.clickhouse.reader_user, reader_password=passwords.reader,
             migration_params=spec.migration_params(cfg, endpoints),
             storage_size=kc.clickhouse_storage_size, cpu=kc.clickhouse_cpu, memory=kc.clickhouse_memory,
-            url=kc.clickhouse_url,
-            load_balancer_source_ranges=tuple(c.strip() for c in kc.clickhouse_load_balancer_source_ranges.split(",")
-                                              if c.strip()),
-            drop_data_on_destroy=cfg.clickhouse.drop_data_on_destroy,
+            # Default: reached through a `kubectl port-forward` (docs/kubernetes.md), nothing exposed.
+            url=kc.clickhouse_url or ("" if kc.clickhouse_load_balancer else PORT_FORWARD_URL),
+            load_balancer=kc.clickhouse_load_balancer,
+            load_balancer_source_ranges=load_balancer_ranges,
+            drop_data_on_destroy=cfg.drop_data_on_destroy,
             depends_on=(self.operators.clickhouse,),
             migrations_depend_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)
@@ -136,7 +154,8 @@ class KubernetesPipeline(pulumi.ComponentResource):
             placement=placement, base_image=cfg.images.grafana_base,
             plugin_version=cfg.images.grafana_clickhouse_plugin, image=kc.grafana_image,
             environment=spec.grafana_environment(cfg, endpoints), admin_password=passwords.grafana,
-            clickhouse_password=passwords.reader, storage_size=kc.grafana_storage_size,
+            clickhouse_password=passwords.reader, secret_key=passwords.grafana_secret_key,
+            storage_size=kc.grafana_storage_size,
             cpu=kc.grafana_cpu, memory=kc.grafana_memory, depends_on=(self.clickhouse.migrations,),
         ), opts=child)
 
@@ -158,5 +177,8 @@ class KubernetesPipeline(pulumi.ComponentResource):
             kafka_bootstrap=self.kafka.bootstrap, schema_version=self.clickhouse.migrations.version,
             flink_job_id=self.flink.job_id, flink_last_savepoint=self.flink.last_savepoint,
             collector_url=collector_url, demo_site_url=demo_site_url,
+            # The LoadBalancer the migrations reach ClickHouse through is reachable beyond the cluster.
+            exposed=self.clickhouse.migrations_url.apply(lambda url: {"clickhouseHttp": url})
+            if self.clickhouse.external else {},
         ), passwords)
         self.register_outputs(self.outputs)

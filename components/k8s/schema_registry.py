@@ -16,9 +16,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import SCHEMA_REGISTRY_PORT as PORT
-from .common import K8sPlacement, resources
+from .common import RESTRICTED_CONTAINER, K8sPlacement, resources, restricted_pod
 
 SERVICE_NAME = "schema-registry"
+APPUSER_UID = 1000  # the Confluent images' `appuser`
 
 
 @dataclass
@@ -61,8 +62,10 @@ class SchemaRegistry(pulumi.ComponentResource):
                     "metadata": {"labels": p.labels(SERVICE_NAME)},
                     "spec": {
                         "enableServiceLinks": False,
+                        "securityContext": restricted_pod(APPUSER_UID),
                         "containers": [{
                             "name": "schema-registry",
+                            "securityContext": RESTRICTED_CONTAINER,
                             "image": args.image,
                             "ports": [{"name": "http", "containerPort": PORT}],
                             "env": schema_registry_env(args),

@@ -115,10 +115,10 @@ def test_contract_messages_land_exactly_in_the_tables_dashboards_read(broker, tm
     for source in SOURCES:
         run_view(ex, f"ingest_{source}_mv")
     # On the server both views of a Kafka table see every consumed block. Here each view reads the
-    # topic itself, so the error views read under a fresh consumer group: R_ingest_*.sql is applied
+    # topic itself, so the error views read under a fresh consumer group: R_ingest.sql is applied
     # again for the new group (what a group change does in production) and they read from the start.
     regrouped = migrator.apply(discover(SCHEMA_DIR), {**params, "kafka_group": f"clickhouse-{run}-b"})
-    assert regrouped.applied_now == tuple(f"R_ingest_{s}.sql" for s in sorted(SOURCES))
+    assert regrouped.applied_now == ("R_ingest.sql",)
     for source in SOURCES:
         run_view(ex, f"ingest_{source}_errors_mv")
 

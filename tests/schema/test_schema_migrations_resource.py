@@ -179,6 +179,6 @@ def test_provider_survives_pulumi_serialization(registered, tmp_path: Path):
     ]]
     assert out["check_bad_database"] == [["database", "'click-stream' must be an identifier ([A-Za-z_][A-Za-z0-9_]*)"]]
     ((prop, reason),) = out["check_missing_param"]
-    assert prop == "params" and reason.startswith("parameter 'kafka_brokers' is not set\n  file: R_ingest_events.sql")
+    assert prop == "params" and reason.startswith("parameter 'kafka_brokers' is not set\n  file: R_ingest.sql")
     assert out["after_keep_delete"] is True, "destroy keeps the data unless drop_on_destroy"
     assert out["after_drop_delete"] is False

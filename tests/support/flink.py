@@ -74,20 +74,6 @@ def udf_jar() -> Path:
     jar.parent.mkdir(exist_ok=True)
     built.replace(jar)
     return jar
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise JarResolutionError("`mvn` is not on PATH: install Maven (Debian package `maven`)")
-    out.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [mvn, "-q", "-B", f"-Dmaven.repo.local={CACHE_DIR / 'm2'}", f"-Dudf.build.dir={out / 'build'}",
-         "-f", str(UDF_PROJECT / "pom.xml"), "package"],
-        capture_output=True, text=True,
-    )
-    if done.returncode != 0 or not jar.is_file():
-        raise JarResolutionError(f"building {UDF_PROJECT} failed (exit {done.returncode}):\n"
-                                 f"{done.stdout[-4000:]}{done.stderr[-4000:]}")
-    stamp.write_text(digest.hexdigest())
-    return jar
 
 
 def _java_opts_all(pyflink: Path) -> str:

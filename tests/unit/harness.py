@@ -37,6 +37,8 @@ class Registered:
     delete_before_replace: bool
     custom: bool
     additional_secret_outputs: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
+    ignore_changes: list[str] = field(default_factory=list)
 
     def revealed(self, key: str) -> Any:
         """Input `key` with secret wrappers removed (to read what a secret holds)."""
@@ -213,6 +215,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 custom=request.custom,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                retain_on_delete=bool(request.retainOnDelete),
+                ignore_changes=list(request.ignoreChanges),
             ))
         return response
 

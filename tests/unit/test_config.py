@@ -26,7 +26,7 @@ def test_values_typed_as_strings_by_the_cli_are_accepted():
 BAD_CONFIGS = [
     # (config, key named in the error, words of what is allowed)
     ({"platform": "swarm"}, "clickstreamer:platform", "docker, kubernetes"),
-    ({"bindAddress": "localhost"}, "clickstreamer:bindAddress", "IP address"),
+    ({"bindAddress": "localhost"}, "clickstreamer:bindAddress", "loopback address"),
     ({"images": {"kafka": "confluentinc/cp-kafka"}}, "clickstreamer:images.kafka", "pinned to a release tag or digest"),
     ({"images": {"grafanaBase": "grafana/grafana:latest"}}, "clickstreamer:images.grafanaBase", "moving tags"),
     ({"images": {"datagenVersion": "0.7.1"}}, "clickstreamer:images.datagenVersion", "0.6.x"),
@@ -74,7 +74,16 @@ BAD_CONFIGS += [
     ({"kafka": {"pageviewsTopic": "clickstream.sessions"}}, "clickstreamer:kafka.pageviewsTopic", "output topics"),
     (on_kubernetes(kafka={"pageviewsTopic": "Clickstream.Events"}), "clickstreamer:kafka.pageviewsTopic",
      "Kubernetes object 'clickstream.events'"),
-    ({"bindAddress": "224.0.0.1"}, "clickstreamer:bindAddress", "unicast"),
+    ({"bindAddress": "224.0.0.1"}, "clickstreamer:bindAddress", "loopback address"),
+    ({"bindAddress": "0.0.0.0"}, "clickstreamer:bindAddress", "set expose.address and expose.services"),
+    ({"expose": {"address": "0.0.0.0", "services": "flinkUi"}}, "clickstreamer:expose.services",
+     "flinkUi is an admin API"),
+    ({"expose": {"address": "0.0.0.0", "services": "schemaRegistry"}}, "clickstreamer:expose.services",
+     "set expose.acknowledgeUnauthenticated"),
+    ({"expose": {"address": "0.0.0.0", "services": "grafana"}, "grafana": {"anonymousAccess": True}},
+     "clickstreamer:expose.services", "grafana.anonymousAccess"),
+    ({"expose": {"services": "grafana"}}, "clickstreamer:expose.address", "required"),
+    ({"expose": {"address": "239.1.1.1", "services": "grafana"}}, "clickstreamer:expose.address", "unicast"),
     ({"images": {"kafka": "confluentinc/cp-kafka:LATEST"}}, "clickstreamer:images.kafka", "moving tags"),
     ({"images": {"clickhouse": "clickhouse/clickhouse-server:main"}}, "clickstreamer:images.clickhouse", "moving tags"),
     ({"images": {"grafanaBase": "grafana/grafana:11"}}, "clickstreamer:images.grafanaBase", "moving tags"),
@@ -91,11 +100,14 @@ BAD_CONFIGS += [
     ({"clickhouse": {"readerUser": "default"}}, "clickstreamer:clickhouse.readerUser", "must not be `default`"),
     (on_kubernetes(clickhouse={"readerUser": "default"}), "clickstreamer:clickhouse.readerUser", "must not be `default`"),
     (on_kubernetes(kubernetes={"namespace": "kube-system"}), "clickstreamer:kubernetes.namespace", "`kube-*`"),
-    (on_kubernetes(bindAddress="0.0.0.0"), "clickstreamer:bindAddress", "docker platform only"),
+    (on_kubernetes(bindAddress="127.0.0.2"), "clickstreamer:bindAddress", "docker platform only"),
+    (on_kubernetes(expose={"address": "0.0.0.0", "services": "grafana"}), "clickstreamer:expose", "docker platform only"),
     (on_kubernetes(ports={"grafana": 3300}), "clickstreamer:ports", "docker platform only"),
     (on_kubernetes(flink={"onDestroy": "cancel"}), "clickstreamer:flink.onDestroy", "docker platform only"),
     (on_kubernetes(flink={"taskmanagers": 2}), "clickstreamer:flink.taskmanagers", "docker platform only"),
     ({"kubernetes": {"namespace": "analytics"}}, "clickstreamer:kubernetes", "kubernetes platform only"),
+    ({"clickhouse": {"dropDataOnDestroy": True}}, "clickstreamer:clickhouse.dropDataOnDestroy",
+     "moved: set clickstreamer:dropDataOnDestroy instead"),
 ]
 
 # The website collector (issue 17).

@@ -175,19 +175,40 @@ def test_published_ports_bind_to_localhost_by_default(program):
     assert published == {
         9092: "clickstream-kafka-broker", 8081: "clickstream-schema-registry-server",
         8083: "clickstream-connect-worker", 8082: "clickstream-flink-jobmanager",
-        8123: "clickstream-clickhouse-server", 9000: "clickstream-clickhouse-server",
-        3000: "clickstream-grafana-server", 8090: "clickstream-collector-server",
-    }
+        8123: "clickstream-clickhouse-server", 3000: "clickstream-grafana-server",
+        8090: "clickstream-collector-server",
+    }, "ClickHouse's native port is published only when asked"
+    assert program.stack_outputs["exposed"] == {}, "nothing is exposed beyond the host by default"
 
 
 def test_bind_address_and_ports_come_from_config():
-    rec = build_program({"bindAddress": "0.0.0.0", "ports": {"grafana": 3300, "flinkUi": 18081}})
+    rec = build_program({"bindAddress": "127.0.0.2", "ports": {"grafana": 3300, "flinkUi": 18081}})
     for c in rec.of_type(CONTAINER):
         for port in c.inputs.get("ports", []):
-            assert port["ip"] == "0.0.0.0", c.name
-    assert {"internal": 3000, "external": 3300, "ip": "0.0.0.0"} in rec.named("clickstream-grafana-server").inputs["ports"]
-    assert rec.stack_outputs["grafanaUrl"] == "http://127.0.0.1:3300"
-    assert rec.stack_outputs["flinkUrl"] == "http://127.0.0.1:18081"
+            assert port["ip"] == "127.0.0.2", c.name
+    assert {"internal": 3000, "external": 3300, "ip": "127.0.0.2"} in rec.named("clickstream-grafana-server").inputs["ports"]
+    assert rec.stack_outputs["grafanaUrl"] == "http://127.0.0.2:3300"
+    assert rec.stack_outputs["flinkUrl"] == "http://127.0.0.2:18081"
+
+
+def test_only_the_services_asked_for_are_exposed_and_the_admin_apis_stay_on_loopback():
+    rec = build_program({"expose": {"address": "0.0.0.0", "services": "grafana,schemaRegistry,clickhouseNative",
+                                    "acknowledgeUnauthenticated": True},
+                         "ports": {"clickhouseNative": 9000}})
+    bound = {(c.name, port["external"]): port["ip"] for c in rec.of_type(CONTAINER) for port in c.inputs.get("ports", [])}
+    assert bound == {
+        ("clickstream-grafana-server", 3000): "0.0.0.0",
+        ("clickstream-schema-registry-server", 8081): "0.0.0.0",
+        ("clickstream-clickhouse-server", 9000): "0.0.0.0",
+        ("clickstream-clickhouse-server", 8123): "127.0.0.1",
+        ("clickstream-kafka-broker", 9092): "127.0.0.1",
+        ("clickstream-connect-worker", 8083): "127.0.0.1",
+        ("clickstream-flink-jobmanager", 8082): "127.0.0.1",
+        ("clickstream-collector-server", 8090): "127.0.0.1",
+    }
+    assert rec.stack_outputs["exposed"] == {"grafana": "0.0.0.0:3000", "schemaRegistry": "0.0.0.0:8081",
+                                            "clickhouseNative": "0.0.0.0:9000"}
+    assert rec.stack_outputs["grafanaUrl"] == "http://127.0.0.1:3000", "0.0.0.0 answers on loopback too"
 
 
 def test_containers_are_health_gated(program):
@@ -254,7 +275,8 @@ def test_given_passwords_are_used_and_stay_secret():
     given = {"clickhousePassword": "owner-pass-1234567", "grafanaAdminPassword": "admin-pass-1234567"}
     rec = build_program(secrets=given)
     assert not rec.of_type("random:index/randomPassword:RandomPassword") or \
-        {r.name for r in rec.of_type("random:index/randomPassword:RandomPassword")} == {"clickstream-clickhouse-reader-password"}
+        {r.name for r in rec.of_type("random:index/randomPassword:RandomPassword")} == {
+            "clickstream-clickhouse-reader-password", "clickstream-grafana-secret-key"}
     assert rec.stack_outputs["clickhousePassword"] == "owner-pass-1234567"
     assert "clickhousePassword" in rec.secret_outputs
     for r in rec.resources:
@@ -301,6 +323,42 @@ def test_flink_image_context_excludes_the_mounted_job_code():
     assert job_mount["type"] == "bind" and job_mount["source"].endswith("flink_job") and job_mount["readOnly"]
 
 
+def test_grafana_gets_a_generated_secret_key_as_a_file(program):
+    server = program.named("clickstream-grafana-server")
+    assert "GF_SECURITY_SECRET_KEY__FILE=/run/secrets/grafana_secret_key" in server.inputs["envs"]
+    upload = next(u for u in server.revealed("uploads") if u["file"] == "/run/secrets/grafana_secret_key")
+    assert upload["permissions"] == "0400"
+    assert "uploads[2].content" in server.secret_paths(), "the key reaches the container only as a secret"
+
+
+def test_no_process_in_any_container_gains_privileges(program):
+    for c in program.of_type(CONTAINER):
+        assert c.inputs.get("securityOpts") == ["no-new-privileges:true"], c.name
+
+
+def test_every_jvm_and_grafana_container_has_a_memory_limit_above_its_heap(program):
+    limits = {c.name: c.inputs.get("memory") for c in program.of_type(CONTAINER)}
+    assert limits["clickstream-kafka-broker"] == 1024 + 768, "heap 1g and the JVM's overhead"
+    assert limits["clickstream-flink-taskmanager-0"] == 1728 + 512, "process size and the Python workers"
+    assert limits["clickstream-flink-jobmanager"] == 1600 + 512
+    assert limits["clickstream-connect-worker"] == 1024 + 768
+    assert limits["clickstream-schema-registry-server"] == 1024 and limits["clickstream-grafana-server"] == 512
+    # ClickHouse sizes its caches from the host's memory and has no size in the stack config yet.
+    assert limits["clickstream-clickhouse-server"] is None
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_destroy_keeps_every_data_volume_and_the_database_unless_asked(drop):
+    rec = build_program({"dropDataOnDestroy": drop})
+    volumes = rec.of_type("docker:index/volume:Volume")
+    assert {v.inputs["name"] for v in volumes} == {f"clickstreamer-unit-{s}" for s in ("kafka", "clickhouse", "flink", "grafana")}, \
+        "named by stack and service, so the next up finds a kept volume"
+    for volume in volumes:
+        assert volume.retain_on_delete is (not drop), volume.name
+        assert volume.ignore_changes == ["name"], f"{volume.name}: a volume with a generated name must not be replaced"
+    assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop
+
+
 # --- the website collector -------------------------------------------------------------------------
 
 def test_the_collector_reads_every_setting_it_needs_from_its_environment(program):
@@ -344,6 +402,16 @@ def test_collector_settings_come_from_config():
     assert env["COLLECTOR_DEMO_SITE"] == "false"
     assert rec.named("clickstream-collector-schema").inputs["subject"] == "web-value"
     assert rec.stack_outputs["collectorUrl"] == "http://127.0.0.1:9999" and rec.stack_outputs["demoSiteUrl"] == ""
+
+
+def test_the_collector_is_exposed_for_browsers_when_asked():
+    """Public by design (validated, rate-limited events only): no acknowledgement needed."""
+    rec = build_program({"expose": {"address": "192.0.2.10", "services": "collector"}})
+    ports = rec.named("clickstream-collector-server").inputs["ports"]
+    assert ports == [{"internal": 8090, "external": 8090, "ip": "192.0.2.10"}]
+    assert rec.stack_outputs["exposed"] == {"collector": "192.0.2.10:8090"}
+    assert rec.stack_outputs["collectorUrl"] == "http://192.0.2.10:8090"
+    assert rec.stack_outputs["demoSiteUrl"] == "http://192.0.2.10:8090/demo/"
 
 
 def test_a_disabled_collector_leaves_no_resource_and_empty_urls():

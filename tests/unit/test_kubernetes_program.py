@@ -171,7 +171,9 @@ _GRAFANA_TOP_LEVEL = (
 ).split()
 CHART_VALUES = {
     "strimzi-kafka-operator": {"type": "object", "properties": {
-        "watchNamespaces": _STRINGS, "watchAnyNamespace": _B}},
+        "watchNamespaces": _STRINGS, "watchAnyNamespace": _B,
+        "extraEnvs": {"type": "array", "items": {"type": "object", "required": ["name", "value"],
+                                                 "properties": {"name": _S, "value": _S}}}}},
     "flink-kubernetes-operator": {"type": "object", "properties": {
         "watchNamespaces": _STRINGS, "webhook": {"type": "object", "properties": {"create": _B}}}},
     "altinity-clickhouse-operator": {"type": "object", "properties": {
@@ -184,10 +186,12 @@ CHART_VALUES = {
         "fullnameOverride": _S, "replicas": _I, "plugins": _STRINGS,
         "image": {"type": "object", "properties": {k: _S for k in ("registry", "repository", "tag", "sha", "pullPolicy")}},
         "persistence": {"type": "object", "properties": {
-            "enabled": _B, "size": _S, "storageClassName": _S, "type": _S, "accessModes": _STRINGS}},
+            "enabled": _B, "size": _S, "storageClassName": _S, "type": _S, "accessModes": _STRINGS,
+            "annotations": {"type": "object", "additionalProperties": _S}}},
         "service": {"type": "object", "properties": {"type": _S, "port": _I, "targetPort": _I}},
         "testFramework": {"type": "object", "properties": {"enabled": _B}},
         "env": {"type": "object", "additionalProperties": _S},
+        "initChownData": {"type": "object", "properties": {"enabled": _B}},
         "podAnnotations": {"type": "object", "additionalProperties": _S},
         "extraSecretMounts": {"type": "array", "items": {"type": "object", "required": ["name", "mountPath"], "properties": {
             "name": _S, "secretName": _S, "mountPath": _S, "readOnly": _B, "defaultMode": _I, "optional": _B,
@@ -388,9 +392,7 @@ def test_kafka_runs_in_kraft_mode_on_node_pools(program):
     ("clickstream-connect-datagen", "clickstream-connect-worker"),
     ("clickstream-connect-datagen", "clickstream-kafka-topic-pageviews"),
     ("clickstream-connect-datagen", "clickstream-schema-registry-service"),
-    ("clickstream-clickhouse-external", "clickstream-clickhouse-installation"),
     ("clickstream-clickhouse-schema", "clickstream-clickhouse-installation"),
-    ("clickstream-clickhouse-schema", "clickstream-clickhouse-external"),
     ("clickstream-clickhouse-schema", "clickstream-kafka-topic-events"),
     # -> job
     ("clickstream-flink-deployment", "clickstream-connect-datagen"),
@@ -451,7 +453,7 @@ def test_the_migrations_are_the_docker_resource_over_the_same_files(program, doc
     assert k8s_schema.inputs["params"] == migration_params(cfg, Endpoints(program.stack_outputs["kafkaBootstrap"], "", ""))
     differing = {k for k in docker_schema.inputs["params"] if docker_schema.inputs["params"][k] != k8s_schema.inputs["params"][k]}
     assert differing == {"kafka_brokers"}
-    assert k8s_schema.inputs["url"] == f"http://{LOAD_BALANCER_IP}:8123", "reached through the LoadBalancer's address"
+    assert k8s_schema.inputs["url"] == "http://127.0.0.1:18123", "by default through a kubectl port-forward"
     assert k8s_schema.inputs["database"] == docker_schema.inputs["database"]
 
 
@@ -692,8 +694,11 @@ def test_grafana_reads_its_passwords_from_the_mounted_secret(program):
     values = releases(program)["grafana"].inputs["values"]
     files = program.named("clickstream-grafana-secret-files").revealed("stringData")
     assert files == {"grafana_admin_password": generated_password("clickstream-grafana-admin-password"),
-                     "clickhouse_reader_password": generated_password("clickstream-clickhouse-reader-password")}
+                     "clickhouse_reader_password": generated_password("clickstream-clickhouse-reader-password"),
+                     "grafana_secret_key": generated_password("clickstream-grafana-secret-key")}
     assert values["env"]["GF_SECURITY_ADMIN_PASSWORD__FILE"] == "/run/secrets/grafana_admin_password"
+    assert values["env"]["GF_SECURITY_SECRET_KEY__FILE"] == "/run/secrets/grafana_secret_key", \
+        "Grafana's default secret_key is public"
     assert "adminPassword" not in values and "admin" not in values, "the chart would render its own password Secret"
     assert [m["mountPath"] for m in values["extraSecretMounts"]] == ["/run/secrets"]
 
@@ -702,7 +707,7 @@ def test_given_passwords_are_used_and_stay_secret():
     given = {"clickhousePassword": "owner-pass-1234567", "grafanaAdminPassword": "admin-pass-1234567"}
     rec = build_program(K8S, secrets=given)
     assert {r.name for r in rec.of_type("random:index/randomPassword:RandomPassword")} == {
-        "clickstream-clickhouse-reader-password"}
+        "clickstream-clickhouse-reader-password", "clickstream-grafana-secret-key"}
     assert rec.stack_outputs["clickhousePassword"] == "owner-pass-1234567"
     assert {"clickhousePassword", "grafanaAdminPassword"} <= rec.secret_outputs
     for r in rec.resources:
@@ -796,13 +801,66 @@ def test_a_configured_clickhouse_url_replaces_the_load_balancer():
     assert rec.named("clickstream-clickhouse-schema").inputs["url"] == "https://clickhouse.example.com:8443"
 
 
-def test_the_load_balancer_is_narrowed_to_the_configured_ranges(program):
-    assert "loadBalancerSourceRanges" not in program.named("clickstream-clickhouse-external").inputs["spec"]
-    rec = build_program(k8s_config(clickhouseLoadBalancerSourceRanges="203.0.113.0/24, 198.51.100.7/32"))
+def test_nothing_is_exposed_by_default(program):
+    assert not [r.name for r in program.of_type(SERVICE) if r.inputs["spec"].get("type") in ("LoadBalancer", "NodePort")]
+    assert program.stack_outputs["exposed"] == {}
+
+
+def test_a_load_balancer_only_when_asked_and_narrowed_to_the_configured_ranges():
+    rec = build_program(k8s_config(clickhouseLoadBalancer=True,
+                                   clickhouseLoadBalancerSourceRanges="203.0.113.0/24, 198.51.100.7/32"))
     spec = rec.named("clickstream-clickhouse-external").inputs["spec"]
     assert spec["type"] == "LoadBalancer"
     assert spec["loadBalancerSourceRanges"] == ["203.0.113.0/24", "198.51.100.7/32"]
     assert spec["selector"] == {"clickhouse.altinity.com/chi": "clickstream"}
+    assert rec.named("clickstream-clickhouse-schema").inputs["url"] == f"http://{LOAD_BALANCER_IP}:8123"
+    assert rec.depends_on("clickstream-clickhouse-schema", "clickstream-clickhouse-external")
+    assert rec.stack_outputs["exposed"] == {"clickhouseHttp": f"http://{LOAD_BALANCER_IP}:8123"}
+
+
+def test_the_namespace_is_closed_to_all_but_its_own_pods_and_the_operators(program):
+    policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in program.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")}
+    assert policies["clickstreamer-default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []}
+    assert policies["clickstreamer-within-namespace"]["ingress"] == [{"from": [{"podSelector": {}}]}]
+    assert policies["clickstreamer-from-operators"]["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": OPS_NS}}}]}]
+    assert set(policies) == {"clickstreamer-default-deny", "clickstreamer-within-namespace", "clickstreamer-from-operators"}
+    assert all(r.inputs["metadata"]["namespace"] == NS for r in program.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"))
+    lb = build_program(k8s_config(clickhouseLoadBalancer=True, clickhouseLoadBalancerSourceRanges="203.0.113.0/24"))
+    opened = lb.named("clickstream-network-clickhouse-load-balancer").inputs["spec"]
+    assert opened["podSelector"] == {"matchLabels": {"clickhouse.altinity.com/chi": "clickstream"}}
+    assert opened["ingress"] == [{"from": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"protocol": "TCP", "port": 8123}]}]
+
+
+def test_every_pod_this_project_writes_meets_the_restricted_standard(program):
+    def check(pod_spec: dict, containers: list, where: str) -> None:
+        pod = pod_spec["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        for container in containers:
+            c = container["securityContext"]
+            assert c["allowPrivilegeEscalation"] is False and c["capabilities"] == {"drop": ["ALL"]}, where
+
+    registry = program.named("clickstream-schema-registry-deployment").inputs["spec"]["template"]["spec"]
+    check(registry, registry["containers"], "schema registry")
+    flink = one(program, "FlinkDeployment").inputs["spec"]["podTemplate"]["spec"]
+    check(flink, flink["containers"], "flink")
+    chi = one(program, "ClickHouseInstallation").inputs["spec"]["templates"]["podTemplates"][0]["spec"]
+    check(chi, chi["containers"], "clickhouse")
+    grafana = releases(program)["grafana"].inputs["values"]
+    check({"securityContext": grafana["securityContext"]}, [{"securityContext": grafana["containerSecurityContext"]}],
+          "grafana")
+    assert grafana["initChownData"] == {"enabled": False}, "the chart's chown init container runs as root"
+    strimzi = releases(program)["strimzi-kafka-operator"].inputs["values"]
+    assert "extraEnvs" not in strimzi, "Strimzi's restricted provider refuses the in-cluster Connect build"
+    prebuilt = build_program(k8s_config(connectImage=f"{REGISTRY}/connect:0.45.0-datagen-0.6.5", connectBuildRegistry=""))
+    assert releases(prebuilt)["strimzi-kafka-operator"].inputs["values"]["extraEnvs"] == [
+        {"name": "STRIMZI_POD_SECURITY_PROVIDER_CLASS", "value": "restricted"}]
+
+
+def test_a_load_balancer_without_source_ranges_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        parse_config(k8s_config(clickhouseLoadBalancer=True))
+    assert "clickstreamer:kubernetes.clickhouseLoadBalancerSourceRanges = '': is required" in str(caught.value)
 
 
 def test_existing_namespaces_are_used_as_they_are():
@@ -873,6 +931,22 @@ def test_the_crd_files_are_fetched_not_committed():
     assert tracked == []
     docs = list(yaml.safe_load_all((crd_folder() / "04A-Crd-kafkanodepool.yaml").read_text()))
     assert docs[0]["metadata"]["name"] == "kafkanodepools.kafka.strimzi.io"
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_destroy_keeps_every_volume_and_topic_unless_asked(drop):
+    rec = build_program({**k8s_config(), "dropDataOnDestroy": drop})
+    keep = not drop
+    assert rec.named("clickstream-namespace").retain_on_delete is keep, "a deleted namespace deletes its volumes"
+    assert rec.named("clickstream-flink-state").retain_on_delete is keep
+    assert all(t.retain_on_delete is keep for t in of_kind(rec, "KafkaTopic")), "the topic operator deletes topics"
+    assert all(v["deleteClaim"] is drop for pool in of_kind(rec, "KafkaNodePool")
+               for v in pool.inputs["spec"]["storage"]["volumes"])
+    claim = one(rec, "ClickHouseInstallation").inputs["spec"]["templates"]["volumeClaimTemplates"][0]
+    assert claim["reclaimPolicy"] == ("Delete" if drop else "Retain")
+    persistence = releases(rec)["grafana"].inputs["values"]["persistence"]
+    assert persistence.get("annotations") == (None if drop else {"helm.sh/resource-policy": "keep"})
+    assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop
 
 
 # --- the website collector --------------------------------------------------------------------------
