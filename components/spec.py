@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .resources.connector import DatagenSettings, datagen_connector_config
+from .clients.datagen import DatagenSettings, datagen_connector_config
 from .config import PipelineConfig
 from .contract import INSIGHT_TOPICS, TOPIC_CONTRACTS
 

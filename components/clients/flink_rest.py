@@ -48,8 +48,13 @@ def driver_jar() -> bytes:
 @dataclass(frozen=True)
 class Vertex:
     name: str
-    parallelism: int
-    status: str
+    parallelism: int  # the vertex's own, as the job set it
+    status: str  # Flink's aggregate: RUNNING as soon as one subtask runs
+    ready: int = 0  # subtasks RUNNING or FINISHED (a bounded source's subtasks finish)
+
+    @property
+    def all_running(self) -> bool:
+        return self.parallelism > 0 and self.ready >= self.parallelism
 
 
 @dataclass(frozen=True)
@@ -63,7 +68,8 @@ class JobInfo:
     def from_json(cls, body: Mapping) -> "JobInfo":
         return cls(
             id=body["jid"], name=body.get("name", ""), state=body.get("state", ""),
-            vertices=tuple(Vertex(v.get("name", ""), int(v.get("parallelism", 0)), v.get("status", ""))
+            vertices=tuple(Vertex(v.get("name", ""), int(v.get("parallelism", 0)), v.get("status", ""),
+                                  sum(int((v.get("tasks") or {}).get(state, 0)) for state in ("RUNNING", "FINISHED")))
                            for v in body.get("vertices", [])),
         )
 
@@ -73,7 +79,7 @@ class JobInfo:
         return max((v.parallelism for v in self.vertices), default=0)
 
     def summary(self) -> str:
-        vertices = "; ".join(f"{v.name[:40]} p={v.parallelism} {v.status}" for v in self.vertices)
+        vertices = "; ".join(f"{v.name[:40]} {v.ready}/{v.parallelism} {v.status}" for v in self.vertices)
         return f"{self.state} [{vertices}]"
 
 
@@ -118,7 +124,6 @@ class FlinkClient:
         job_path: str,
         args: Sequence[str] = (),
         *,
-        parallelism: int,
         savepoint: Optional[str] = None,
         allow_non_restored_state: bool = False,
         flink_config: Optional[Mapping[str, str]] = None,
@@ -127,13 +132,13 @@ class FlinkClient:
     ) -> str:
         """Run the PyFlink program at `job_path` (a path inside the JobManager); return its job id.
 
-        Raises `JobFailedToStart` with the program's own error when it does not submit a job.
+        No parallelism is sent: the job sets its own (from its arguments), else the cluster's default
+        applies. Raises `JobFailedToStart` with the program's own error when it does not submit a job.
         """
         job_id = job_id or uuid.uuid4().hex
         body = {
             "entryClass": PYTHON_DRIVER,
             "programArgsList": ["-py", job_path, *args],
-            "parallelism": parallelism,
             "jobId": job_id,
             "allowNonRestoredState": allow_non_restored_state,
         }
@@ -173,9 +178,9 @@ class FlinkClient:
         trace = (entries[0].get("stacktrace") if entries else None) or body.get("root-exception") or ""
         return java_root_cause(trace), exception_chain(trace)
 
-    def wait_running(self, job_id: str, parallelism: int, timeout: float = 180.0, max_failures: int = 3,
-                     interval: float = 0.5) -> JobInfo:
-        """Wait until the job and all its vertices run, at `parallelism` (its widest vertex).
+    def wait_running(self, job_id: str, timeout: float = 180.0, max_failures: int = 3, interval: float = 0.5) -> JobInfo:
+        """Wait until the job runs with every subtask of every vertex running, at the parallelism the
+        job gave each vertex itself (read from REST: no expected number).
 
         A job that reaches a terminal state, or fails `max_failures` times while restarting, raises
         `JobFailedToStart` with the root cause from `/jobs/{id}/exceptions`.
@@ -195,26 +200,19 @@ class FlinkClient:
                         service=SERVICE, url=f"{self.url}/jobs/{job_id}/exceptions", state=info.summary(),
                         root_cause=cause or None, failures=failures or None, trace=trace or None,
                     )
-                if info.vertices and info.parallelism != parallelism:
-                    raise JobFailedToStart(
-                        f"Flink job {job_id} runs with parallelism {info.parallelism}, not the requested {parallelism}",
-                        service=SERVICE, url=f"{self.url}/jobs/{job_id}", state=info.summary(),
-                        hint="the job sets its own parallelism (parallelism.default or set_parallelism in its "
-                             "code); leave it to the submission",
-                    )
-                running = [v for v in info.vertices if v.status == "RUNNING"]
-                if info.state == "RUNNING" and running and all(v.status in ("RUNNING", "FINISHED") for v in info.vertices):
+                if info.state == "RUNNING" and info.vertices and all(v.all_running for v in info.vertices):
                     return info
             if time.monotonic() >= deadline:
                 hint = "look at the JobManager log"
                 try:
                     ov = self.overview()
+                    needs = f"; the job needs {last.parallelism}" if last and last.parallelism else ""
                     hint = (f"the cluster has {ov.slots_available} free of {ov.slots_total} slots on "
-                            f"{ov.taskmanagers} TaskManager(s); the job needs {parallelism}")
+                            f"{ov.taskmanagers} TaskManager(s){needs}")
                 except ServiceUnavailable:
                     pass
                 raise WaitTimedOut(
-                    f"Flink job {job_id} was not RUNNING at parallelism {parallelism} within {timeout:.0f}s",
+                    f"Flink job {job_id} did not have all its tasks RUNNING within {timeout:.0f}s",
                     service=SERVICE, url=f"{self.url}/jobs/{job_id}",
                     last_state=last.summary() if last else "not found", hint=hint,
                 )

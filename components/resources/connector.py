@@ -1,5 +1,5 @@
 """`Connector`: a Kafka Connect connector as a Pulumi dynamic resource, over
-components/clients/connect_rest.py; plus what is specific to kafka-connect-datagen.
+components/clients/connect_rest.py (and components/clients/datagen.py for datagen's ending tasks).
 
 Life cycle: `check` validates the config against the worker when the worker answers (a misspelt key
 fails preview with the key named); `create`/`update` PUT the whole config and wait until the
@@ -8,249 +8,168 @@ on `pulumi refresh` and the next `up` puts the declared config back; `delete` re
 (its source offsets stay in Connect's offsets topic, so datagen resumes its iteration when a
 connector of the same name comes back).
 
-Datagen: `datagen_connector_config(DatagenSettings(...))` builds the seed's connector config.
-kafka-connect-datagen ends each task with a ConnectException once it has produced `iterations`
-records, so the worker shows the task FAILED (kafka-connect-datagen v0.6.x `DatagenTask.poll`);
-`classify_status` reports that as finished, not failed.
+A datagen connector whose tasks produced all their `iterations` records shows `state` FINISHED, not
+FAILED (`components.clients.datagen.classify_status`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-DATAGEN_CLASS = "io.confluent.kafka.connect.datagen.DatagenConnector"
-# The message kafka-connect-datagen's DatagenTask.poll throws once `iterations` records are produced.
-DATAGEN_DONE = "Stopping connector: generated the configured {n} number of messages"
+from components.resources import _dynamic as dyn
 
+WAIT_TIMEOUT = 120.0  # seconds to wait for RUNNING, and the retry budget of each request
 _NAME_CHARS = "/\\"  # a name travels in URL paths
 
 
+def connector_name(value: Any) -> str:
+    if not (isinstance(value, str) and value.strip() and not any(c in value for c in _NAME_CHARS)):
+        raise dyn.Invalid(f"{value!r}: must be a non-empty name without '/' or '\\'")
+    return value
+
+
 @dataclass(frozen=True)
-class DatagenSettings:
-    """Typed settings of the datagen connector; the defaults are the seed's."""
+class ConnectorInputs:
+    """A `Connector`'s props, typed (see components/resources/_dynamic.py for how they are read).
+    In `check` and `diff` a field may still be unknown (preview)."""
 
-    topic: str = "pageviews"  # Kafka topic datagen writes
-    quickstart: str = "pageviews"  # bundled schema (key field `viewtime`)
-    schema_registry_url: str = "http://schema-registry:8081"  # as the worker reaches it
-    max_interval_ms: int = 100  # each poll sleeps up to this: ~20 records/s per task
-    iterations: int = 10_000_000  # records per task, then the task ends (shown FAILED); -1 = no end
-    tasks_max: int = 1
-    key_converter: str = "org.apache.kafka.connect.storage.StringConverter"  # key = decimal viewtime
-    value_converter: str = "io.confluent.connect.avro.AvroConverter"
-    value_schemas_enable: bool = False
-    random_seed: Optional[int] = None  # fixed seed = the same data on every run
+    connect_url: str
+    connector_name: str
+    config: dict[str, str] = field(default_factory=dict)  # without the secret keys
+    secret_config: Optional[dict[str, str]] = None  # keys holding credentials, kept encrypted
+    wait_timeout: float = WAIT_TIMEOUT
 
-    def problems(self) -> list[str]:
-        found = []
-        if not self.topic:
-            found.append("topic: must not be empty")
-        if not self.quickstart:
-            found.append("quickstart: must name a bundled quickstart, e.g. 'pageviews'")
-        if not isinstance(self.max_interval_ms, int) or self.max_interval_ms < 1:
-            found.append(f"max_interval_ms: must be a whole number of milliseconds >= 1, got {self.max_interval_ms!r}")
-        if not isinstance(self.iterations, int) or self.iterations == 0 or self.iterations < -1:
-            found.append(f"iterations: must be a positive count, or -1 for no end, got {self.iterations!r}")
-        if not isinstance(self.tasks_max, int) or self.tasks_max < 1:
-            found.append(f"tasks_max: must be >= 1, got {self.tasks_max!r}")
-        return found
+    @classmethod
+    def parse(cls, props: Mapping[str, Any]) -> tuple["ConnectorInputs", list]:
+        p = dyn.Props(props)
+        inputs = cls(
+            connect_url=p.get("connect_url", dyn.http_url("the Connect REST API", "http://127.0.0.1:8083")),
+            connector_name=p.get("connector_name", connector_name),
+            config=p.get("config", dyn.config_map("config keys"), {}),
+            secret_config=p.get("secret_config", dyn.config_map("config keys")) or None,
+            wait_timeout=p.get("wait_timeout", dyn.seconds, WAIT_TIMEOUT),
+        )
+        config, secret, name = inputs.config, inputs.secret_config or {}, inputs.connector_name
+        if p.failures or dyn.unknown(config) or dyn.unknown(secret):
+            return inputs, p.failures
+        if not config.get("connector.class"):
+            p.fail("config", "`connector.class` is required")
+        if "name" in config and dyn.known(name) and config["name"] != name:
+            p.fail("config", f"`name` is {config['name']!r} but connector_name is {name!r}")
+        for key in sorted(set(config) & set(secret)):
+            p.fail("secret_config", f"{key!r} is also in config: keep each key in one place")
+        p.refuse_secrets("config", sorted(config), "pass it in secret_config, which Pulumi stores encrypted")
+        return inputs, p.failures
 
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "ConnectorInputs":
+        return cls.parse(props)[0]
 
-def datagen_connector_config(settings: DatagenSettings = DatagenSettings()) -> dict[str, str]:
-    """The connector config for `settings` (with the defaults: exactly the seed's)."""
-    problems = settings.problems()
-    if problems:
-        raise ValueError("invalid datagen settings: " + "; ".join(problems))
-    config = {
-        "connector.class": DATAGEN_CLASS,
-        "kafka.topic": settings.topic,
-        "quickstart": settings.quickstart,
-        "key.converter": settings.key_converter,
-        "value.converter": settings.value_converter,
-        "value.converter.schema.registry.url": settings.schema_registry_url,
-        "value.converter.schemas.enable": "true" if settings.value_schemas_enable else "false",
-        "max.interval": str(settings.max_interval_ms),
-        "iterations": str(settings.iterations),
-        "tasks.max": str(settings.tasks_max),
-    }
-    if settings.random_seed is not None:
-        config["random.seed"] = str(settings.random_seed)
-    return config
+    def full_config(self) -> dict[str, str]:
+        """What the worker gets: the config, its secret keys and the name."""
+        return {**self.config, **(self.secret_config or {}), "name": self.connector_name}
 
+    def client(self, retry=None):
+        from components.clients._http import RetryPolicy
+        from components.clients.connect_rest import ConnectClient
 
-def is_datagen(config: Mapping[str, str]) -> bool:
-    cls = str(config.get("connector.class", ""))
-    return cls == DATAGEN_CLASS or cls in ("DatagenConnector", "Datagen")
-
-
-def datagen_task_finished(task, config: Mapping[str, str]) -> bool:
-    """True when `task` is FAILED only because datagen produced all its `iterations` records."""
-    try:
-        iterations = int(config.get("iterations", "-1"))
-    except ValueError:
-        return False
-    return (is_datagen(config) and iterations > 0 and task.state == "FAILED"
-            and DATAGEN_DONE.format(n=iterations) in (task.trace or ""))
-
-
-def classify_status(status, config: Mapping[str, str]) -> str:
-    """"running", "finished" (datagen done), "failed" or "pending" for a `ConnectorStatus`."""
-    finished = [t for t in status.tasks if datagen_task_finished(t, config)]
-    failed = [t for t in status.tasks if t.state == "FAILED" and t not in finished]
-    if status.state == "FAILED" or failed:
-        return "failed"
-    if status.state != "RUNNING" or not status.tasks:
-        return "pending"
-    if len(finished) == len(status.tasks):
-        return "finished"
-    if all(t.state == "RUNNING" or t in finished for t in status.tasks):
-        return "running"
-    return "pending"
-
-
-def config_problems(config: Mapping[str, str], validation) -> list[str]:
-    """Every problem the worker reports plus the keys it does not know, as `key: message` lines."""
-    return [str(p) for p in validation.all_problems(config)]
+        return ConnectClient(self.connect_url, retry or RetryPolicy(deadline=self.wait_timeout))
 
 
 class ConnectorProvider(ResourceProvider):
-    """The provider. Self-contained: every import happens inside a method (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/connect_rest.py (see STYLE.md)."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.clients._http import RetryPolicy
-        from components.clients.connect_rest import ConnectClient
+        from components.clients.datagen import config_problems
         from components.errors import RequestRejected, ServiceUnavailable
-        from components.resources._dynamic import as_config_value, known, looks_secret, note, unknown
 
-        inputs = dict(news)
-        failures: list[CheckFailure] = []
-        name = inputs.get("connector_name")
-        if known(name) and not (isinstance(name, str) and name.strip() and not any(c in name for c in _NAME_CHARS)):
-            failures.append(CheckFailure("connector_name", f"{name!r}: must be a non-empty name without '/' or '\\'"))
-        url = inputs.get("connect_url")
-        if known(url) and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-            failures.append(CheckFailure("connect_url", f"{url!r}: must be an http(s) URL of the Connect REST API"))
-        timeout = inputs.get("wait_timeout", 120)
-        if known(timeout) and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            failures.append(CheckFailure("wait_timeout", f"must be a number of seconds > 0, got {timeout!r}"))
-
-        config, secret = inputs.get("config"), inputs.get("secret_config") or {}
-        for prop, value in (("config", config), ("secret_config", secret)):
-            if not unknown(value) and not isinstance(value, Mapping):
-                failures.append(CheckFailure(prop, f"must be a map of config keys to values, got {type(value).__name__}"))
-        if failures or unknown(config) or unknown(secret):
-            return CheckResult(inputs, failures)
-        config = inputs["config"] = {str(k): as_config_value(v) for k, v in config.items()}
-        secret = {str(k): as_config_value(v) for k, v in secret.items()}
-        if secret:
-            inputs["secret_config"] = secret
-        if not config.get("connector.class"):
-            failures.append(CheckFailure("config", "`connector.class` is required"))
-        if "name" in config and known(name) and config["name"] != name:
-            failures.append(CheckFailure("config", f"`name` is {config['name']!r} but connector_name is {name!r}"))
-        for key in sorted(set(config) & set(secret)):
-            failures.append(CheckFailure("secret_config", f"{key!r} is also in config: keep each key in one place"))
-        for key in sorted(config):
-            if looks_secret(key):
-                failures.append(CheckFailure("config", f"{key!r} looks like a credential: pass it in secret_config, "
-                                                       f"which Pulumi stores encrypted"))
-        if failures or not known(url):
-            return CheckResult(inputs, failures)
-
+        inputs, failures = ConnectorInputs.parse(news)
+        checked = {**news, **dyn.as_props(inputs)}
+        url, name = inputs.connect_url, inputs.connector_name
+        if failures or not dyn.known(url, name, inputs.config) or dyn.unknown(inputs.secret_config):
+            return CheckResult(checked, failures)
         # The worker is the judge of a config; on a first `up` it does not exist yet.
         try:
-            client = ConnectClient(url, RetryPolicy(deadline=0, request_timeout=5))
-            full = {**config, **secret, "name": name}
-            for problem in config_problems(full, client.validate(full)):
-                failures.append(CheckFailure("config", problem))
+            full = inputs.full_config()
+            client = inputs.client(RetryPolicy(deadline=0, request_timeout=5))
+            failures.extend(dyn.failure("config", problem) for problem in config_problems(full, client.validate(full)))
         except ServiceUnavailable:
-            note(f"connector {name!r}: Kafka Connect at {url} is not reachable yet, so its config will be "
-                 f"validated by the worker when it is applied")
+            dyn.note(f"connector {name!r}: Kafka Connect at {url} is not reachable yet, so its config will be "
+                     f"validated by the worker when it is applied")
         except RequestRejected as exc:
-            failures.append(CheckFailure("config", exc.message))
-        return CheckResult(inputs, failures)
+            failures.append(dyn.failure("config", exc.message))
+        return CheckResult(checked, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        from components.resources._dynamic import known
-
-        if not known(news.get("connector_name")):
+        old, new = ConnectorInputs.from_props(olds), ConnectorInputs.from_props(news)
+        if not dyn.known(new.connector_name):
             return DiffResult(changes=True)  # decided again once the name is known, before anything is applied
-        if olds.get("connector_name") != news.get("connector_name"):
+        if old.connector_name != new.connector_name:
             # The name is the connector's identity on the worker: another name is another connector.
             return DiffResult(changes=True, replaces=["connector_name"])
         # `olds` are outputs: `config` is what was applied, or what `refresh` found live.
         changed = [k for k in ("connect_url", "config", "secret_config", "wait_timeout")
-                   if (olds.get(k) or None) != (news.get(k) or None)]
+                   if (getattr(old, k) or None) != (getattr(new, k) or None)]
         failed = olds.get("state") == "FAILED"
         return DiffResult(changes=bool(changed) or failed, replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        from components.errors import ClickstreamerError, RequestRejected
+        from components.clients.datagen import classify_status
+        from components.errors import RequestRejected
 
-        client, name = _client(props), props["connector_name"]
-        config = _full_config(props)
+        inputs = ConnectorInputs.from_props(props)
+        client, name, config, url = inputs.client(), inputs.connector_name, inputs.full_config(), inputs.connect_url
         _validate_or_raise(client, name, config)
         if client.get_config(name) is not None:
             raise RequestRejected(
-                f"connector {name!r} already exists on {props['connect_url']}, outside this stack's state",
-                service="Kafka Connect", url=f"{props['connect_url']}/connectors/{name}",
-                hint=f"delete it (`curl -X DELETE {props['connect_url']}/connectors/{name}`) or choose another name",
+                f"connector {name!r} already exists on {url}, outside this stack's state",
+                service="Kafka Connect", url=f"{url}/connectors/{name}",
+                hint=f"delete it (`curl -X DELETE {url}/connectors/{name}`) or choose another name",
             )
         client.put_config(name, config)
-        try:
-            outcome, status = client.wait_for(name, lambda s: classify_status(s, config), float(props.get("wait_timeout") or 120))
-        except ClickstreamerError:
-            # create is transactional: a connector that did not come up is removed before reporting.
-            try:
-                client.delete(name)
-            except ClickstreamerError:
-                pass
-            raise
-        return CreateResult(name, _outputs(props, client.get_config(name) or config, outcome, status))
+        with dyn.undone_on_failure(lambda: client.delete(name)):
+            outcome, status = client.wait_for(name, lambda s: classify_status(s, config), inputs.wait_timeout)
+        return CreateResult(name, _outputs(props, inputs, client.get_config(name) or config, outcome, status))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        client, name = _client(props), props.get("connector_name") or id_
+        from components.clients.datagen import classify_status
+
+        inputs = ConnectorInputs.from_props(props)
+        client, name = inputs.client(), inputs.connector_name or id_
         live = client.get_config(name)
         if live is None:
             return ReadResult("", {})  # gone: refresh drops it, the next `up` creates it again
         status = client.status(name)
         outcome = classify_status(status, live) if status else "pending"
-        return ReadResult(id_, _outputs(props, live, outcome, status))
+        return ReadResult(id_, _outputs(props, inputs, live, outcome, status))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        client, name = _client(news), news["connector_name"]
-        config = _full_config(news)
+        from components.clients.datagen import classify_status
+
+        inputs = ConnectorInputs.from_props(news)
+        client, name, config = inputs.client(), inputs.connector_name, inputs.full_config()
         _validate_or_raise(client, name, config)
         client.put_config(name, config)
         status = client.status(name)
         if status is not None and classify_status(status, config) == "failed":
             client.restart_failed(name)  # a PUT of an unchanged config does not restart failed tasks
-        outcome, status = client.wait_for(name, lambda s: classify_status(s, config), float(news.get("wait_timeout") or 120))
-        return UpdateResult(_outputs(news, client.get_config(name) or config, outcome, status))
+        outcome, status = client.wait_for(name, lambda s: classify_status(s, config), inputs.wait_timeout)
+        return UpdateResult(_outputs(news, inputs, client.get_config(name) or config, outcome, status))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        from components.resources._dynamic import note
-
-        client, name = _client(props), props.get("connector_name") or id_
+        inputs = ConnectorInputs.from_props(props)
+        client, name = inputs.client(), inputs.connector_name or id_
         if not client.delete(name):
-            note(f"connector {name!r} was already gone from {props['connect_url']}")
+            dyn.note(f"connector {name!r} was already gone from {inputs.connect_url}")
         client.wait_deleted(name)
 
 
-def _client(props: Mapping[str, Any]):
-    from components.clients._http import RetryPolicy
-    from components.clients.connect_rest import ConnectClient
-
-    return ConnectClient(props["connect_url"], RetryPolicy(deadline=float(props.get("wait_timeout") or 120)))
-
-
-def _full_config(props: Mapping[str, Any]) -> dict[str, str]:
-    return {**dict(props.get("config") or {}), **dict(props.get("secret_config") or {}), "name": props["connector_name"]}
-
-
 def _validate_or_raise(client, name: str, config: Mapping[str, str]) -> None:
+    from components.clients.datagen import config_problems
     from components.errors import RequestRejected
 
     problems = config_problems(config, client.validate(config))
@@ -262,12 +181,11 @@ def _validate_or_raise(client, name: str, config: Mapping[str, str]) -> None:
         )
 
 
-def _outputs(props: Mapping[str, Any], live: Mapping[str, str], outcome: str, status) -> dict[str, Any]:
-    from components.resources._dynamic import without_provider
-
-    secret_keys = set(props.get("secret_config") or {})
+def _outputs(props: Mapping[str, Any], inputs: ConnectorInputs, live: Mapping[str, str], outcome: str,
+             status) -> dict[str, Any]:
+    secret_keys = set(inputs.secret_config or {})
     return {
-        **without_provider(props),
+        **dyn.without_provider(props),
         "config": {k: v for k, v in live.items() if k != "name" and k not in secret_keys},
         "secret_config": {k: v for k, v in live.items() if k in secret_keys} or None,
         "state": {"running": "RUNNING", "finished": "FINISHED", "failed": "FAILED"}.get(outcome, status.state if status else ""),
@@ -295,7 +213,7 @@ class Connector(pulumi.dynamic.Resource, module="kafkaconnect", name="Connector"
         connector_name: pulumi.Input[str],
         config: pulumi.Input[Mapping[str, pulumi.Input[str]]],
         secret_config: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
-        wait_timeout: float = 120.0,
+        wait_timeout: float = WAIT_TIMEOUT,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         """

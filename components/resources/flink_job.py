@@ -1,15 +1,16 @@
 """`FlinkJob`: a PyFlink job on a Flink session cluster as a Pulumi dynamic resource, over
 components/clients/flink_rest.py.
 
-- create: submit the job (REST, PythonDriver entry class) and wait until it RUNS with the requested
-  parallelism; a job that cannot start is cancelled and the root cause from Flink is reported.
-- update: a change of job code (`code_hash`), job arguments, Flink config or parallelism stops the job
-  with a savepoint and resubmits it from that savepoint, so its state carries over. Other input
-  changes are only recorded. A job that is gone (the cluster restarted) or stopped is resubmitted
-  from the newest savepoint known: an `initial_savepoint` given in this update, else the one Flink
-  still reports for the stopped job, else the last one this resource recorded. A job that is
-  restarting (failing) cannot take a savepoint: the update is refused with its failure and latest
-  retained checkpoint, and the job is left as it is.
+- create: submit the job (REST, PythonDriver entry class) and wait until every task of every vertex
+  RUNS; a job that cannot start is cancelled and the root cause from Flink is reported. The job owns
+  its parallelism (its `--parallelism` argument): nothing here sets or expects one.
+- update: a change of job code (`code_hash`), job arguments (the job's parallelism among them) or
+  Flink config stops the job with a savepoint and resubmits it from that savepoint, so its state
+  carries over. Other input changes are only recorded. A job that is gone (the cluster restarted) or
+  stopped is resubmitted from the newest savepoint known: an `initial_savepoint` given in this update,
+  else the one Flink still reports for the stopped job, else the last one this resource recorded. A
+  job that is restarting (failing) cannot take a savepoint: the update is refused with its failure
+  and latest retained checkpoint, and the job is left as it is.
 - read (refresh): the live state; a job the cluster no longer knows shows as `MISSING` and stays in
   the state, so the next `up` can resubmit it from its last savepoint.
 - delete: stop with a savepoint (kept; its path is logged) or cancel, per `on_destroy`.
@@ -18,172 +19,205 @@ The resource id is stable across upgrades; the running job's id is the `job_id` 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.resources import _dynamic as dyn
+
+WAIT_TIMEOUT = 180.0  # seconds to wait for RUNNING, for a savepoint, or for a cancel
+REQUEST_DEADLINE = 60.0  # at most this long retrying one request to an unreachable JobManager
+CANCEL_TIMEOUT = 30.0  # undoing a submission that did not start
 ON_DESTROY = ("savepoint", "cancel")
 # A change of any of these needs the job stopped with a savepoint and submitted again.
-RESTART_INPUTS = ("job_path", "args", "code_hash", "parallelism", "flink_config")
+RESTART_INPUTS = ("job_path", "args", "code_hash", "flink_config")
 # A change of any of these is recorded; the running job is left alone.
 RECORD_INPUTS = ("rest_url", "savepoint_dir", "on_destroy", "initial_savepoint", "allow_non_restored_state", "wait_timeout")
 _ALIVE = ("RUNNING", "CREATED", "INITIALIZING", "RESTARTING", "RECONCILING", "FAILING")
 
 
+def job_path(value: Any) -> str:
+    if not (isinstance(value, str) and value.startswith("/") and value.endswith(".py")):
+        raise dyn.Invalid(f"{value!r}: must be the absolute path of a .py file inside the JobManager")
+    return value
+
+
+def savepoint_uri(value: Any) -> str:
+    """A savepoint (or savepoint directory) URI with a scheme; "" stands for none."""
+    if value != "" and not (isinstance(value, str) and ("://" in value or value.startswith("file:/"))):
+        raise dyn.Invalid(f"{value!r}: must be a URI with a scheme, e.g. file:///opt/flink/savepoints")
+    return value
+
+
+@dataclass(frozen=True)
+class FlinkJobInputs:
+    """A `FlinkJob`'s props, typed (see components/resources/_dynamic.py for how they are read).
+    In `check` and `diff` a field may still be unknown (preview)."""
+
+    rest_url: str
+    job_path: str
+    savepoint_dir: str
+    args: list[str] = field(default_factory=list)
+    code_hash: str = ""
+    on_destroy: str = "savepoint"
+    initial_savepoint: Optional[str] = None
+    allow_non_restored_state: bool = False
+    flink_config: Optional[dict[str, str]] = None
+    wait_timeout: float = WAIT_TIMEOUT
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any]) -> tuple["FlinkJobInputs", list]:
+        p = dyn.Props(props)
+        inputs = cls(
+            rest_url=p.get("rest_url", dyn.http_url("the Flink REST API", "http://127.0.0.1:8081")),
+            job_path=p.get("job_path", job_path),
+            savepoint_dir=p.get("savepoint_dir", savepoint_uri),
+            args=p.get("args", dyn.string_list("program arguments"), []),
+            code_hash=p.get("code_hash", dyn.text, ""),
+            on_destroy=p.get("on_destroy", dyn.one_of(*ON_DESTROY), "savepoint"),
+            initial_savepoint=p.get("initial_savepoint", savepoint_uri),
+            allow_non_restored_state=p.get("allow_non_restored_state", dyn.boolean, False),
+            flink_config=p.get("flink_config", dyn.config_map("Flink config keys")) or None,
+            wait_timeout=p.get("wait_timeout", dyn.seconds, WAIT_TIMEOUT),
+        )
+        if not inputs.savepoint_dir:
+            p.fail("savepoint_dir", "is required: a directory URI shared by JobManager and TaskManagers (file:///…)")
+        if not dyn.unknown(inputs.args) and isinstance(inputs.args, list):
+            p.refuse_secrets("args", [a for a in inputs.args if a.startswith("-")],
+                             "job arguments are stored in the state and shown in the Flink UI")
+        p.refuse_secrets("flink_config", inputs.flink_config, "it would be stored in the state")
+        return inputs, p.failures
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "FlinkJobInputs":
+        return cls.parse(props)[0]
+
+    def client(self, retry=None):
+        from components.clients._http import RetryPolicy
+        from components.clients.flink_rest import FlinkClient
+
+        return FlinkClient(self.rest_url, retry or RetryPolicy(deadline=min(self.wait_timeout, REQUEST_DEADLINE)))
+
+    def changed(self, other: "FlinkJobInputs", keys: Sequence[str]) -> list[str]:
+        """The inputs among `keys` that differ from `other`'s (empty and absent are the same)."""
+        return [k for k in keys if (getattr(self, k) or None) != (getattr(other, k) or None)]
+
+
+@dataclass(frozen=True)
+class RecordedJob:
+    """What the resource's outputs recorded of the job it runs."""
+
+    job_id: Optional[str]
+    state: str
+    last_savepoint: Optional[str]
+    restored_from: Optional[str]
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "RecordedJob":
+        return cls(props.get("job_id") or None, props.get("state") or "", props.get("last_savepoint") or None,
+                   props.get("restored_from") or None)
+
+
 class FlinkJobProvider(ResourceProvider):
-    """The provider. Self-contained: every import happens inside a method (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/flink_rest.py (see STYLE.md)."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.clients._http import RetryPolicy
-        from components.clients.flink_rest import FlinkClient
         from components.errors import ClickstreamerError
-        from components.resources._dynamic import as_config_value, known, looks_secret, note, unknown
 
-        inputs = dict(news)
-        failures: list[CheckFailure] = []
-
-        def fail(prop: str, reason: str) -> None:
-            failures.append(CheckFailure(prop, reason))
-
-        url = inputs.get("rest_url")
-        if known(url) and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-            fail("rest_url", f"{url!r}: must be the http(s) URL of the Flink REST API")
-        path = inputs.get("job_path")
-        if known(path) and not (isinstance(path, str) and path.startswith("/") and path.endswith(".py")):
-            fail("job_path", f"{path!r}: must be the absolute path of a .py file inside the JobManager")
-        args = inputs.get("args") or []
-        if not unknown(args):
-            if not isinstance(args, (list, tuple)):
-                fail("args", f"must be a list of program arguments, got {type(args).__name__}")
-            else:
-                args = inputs["args"] = [as_config_value(a) for a in args]
-                for arg in args:
-                    if arg.startswith("-") and looks_secret(arg):
-                        fail("args", f"{arg!r} looks like a credential: job arguments are stored in the state and "
-                                     f"shown in the Flink UI")
-        parallelism = inputs.get("parallelism")
-        if known(parallelism):
-            if isinstance(parallelism, float) and parallelism.is_integer():
-                parallelism = inputs["parallelism"] = int(parallelism)
-            if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
-                fail("parallelism", f"must be a whole number >= 1, got {parallelism!r}")
-        for prop, required in (("savepoint_dir", True), ("initial_savepoint", False)):
-            value = inputs.get(prop)
-            if value is None or value == "":
-                if required:
-                    fail(prop, "is required: a directory URI shared by JobManager and TaskManagers (file:///…)")
-            elif known(value) and not (isinstance(value, str) and "://" in value or str(value).startswith("file:/")):
-                fail(prop, f"{value!r}: must be a URI with a scheme, e.g. file:///opt/flink/savepoints")
-        on_destroy = inputs.get("on_destroy", "savepoint")
-        if known(on_destroy) and on_destroy not in ON_DESTROY:
-            fail("on_destroy", f"{on_destroy!r}: allowed: {', '.join(ON_DESTROY)}")
-        flink_config = inputs.get("flink_config") or {}
-        if not unknown(flink_config):
-            if not isinstance(flink_config, Mapping):
-                fail("flink_config", f"must be a map of Flink config keys to values, got {type(flink_config).__name__}")
-            else:
-                inputs["flink_config"] = {str(k): as_config_value(v) for k, v in flink_config.items()} or None
-                for key in flink_config:
-                    if looks_secret(str(key)):
-                        fail("flink_config", f"{key!r} looks like a credential: it would be stored in the state")
-        timeout = inputs.get("wait_timeout", 180)
-        if known(timeout) and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            fail("wait_timeout", f"must be a number of seconds > 0, got {timeout!r}")
-
-        if not failures and known(url, parallelism):
+        inputs, failures = FlinkJobInputs.parse(news)
+        checked = {**news, **dyn.as_props(inputs)}
+        if not failures and dyn.known(inputs.rest_url):
             try:
-                overview = FlinkClient(url, RetryPolicy(deadline=0, request_timeout=3)).overview()
-                if overview.slots_total < parallelism:
-                    note(f"Flink at {url} has {overview.slots_total} task slot(s) now; the job needs {parallelism} "
-                         f"(fine if TaskManagers are being added in this update)")
+                inputs.client(RetryPolicy(deadline=0, request_timeout=3)).overview()
             except ClickstreamerError:
-                note(f"Flink at {url} is not reachable yet: the job will be checked when it is submitted")
-        return CheckResult(inputs, failures)
+                dyn.note(f"Flink at {inputs.rest_url} is not reachable yet: the job will be checked when it is submitted")
+        return CheckResult(checked, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         from components.clients._http import RetryPolicy
-        from components.clients.flink_rest import FlinkClient
         from components.errors import ClickstreamerError
-        from components.resources._dynamic import known, note, unknown
 
-        changed = [k for k in (*RESTART_INPUTS, *RECORD_INPUTS) if (olds.get(k) or None) != (news.get(k) or None)]
-        if changed or any(unknown(news.get(k)) for k in RESTART_INPUTS):
+        old, new, recorded = FlinkJobInputs.from_props(olds), FlinkJobInputs.from_props(news), RecordedJob.from_props(olds)
+        if new.changed(old, (*RESTART_INPUTS, *RECORD_INPUTS)) or any(dyn.unknown(getattr(new, k)) for k in RESTART_INPUTS):
             return DiffResult(changes=True, replaces=[])
-        if olds.get("state") != "RUNNING":  # a refresh found it stopped, failed or gone
+        if recorded.state != "RUNNING":  # a refresh found it stopped, failed or gone
             return DiffResult(changes=True, replaces=[])
         # Truth over records: a job stopped or lost since the last `up` (cluster restart) needs resubmitting.
-        url, job_id = news.get("rest_url"), olds.get("job_id")
-        if known(url) and job_id:
+        job_id = recorded.job_id
+        if dyn.known(new.rest_url) and job_id:
             try:
-                live = FlinkClient(url, RetryPolicy(deadline=0, request_timeout=3)).job(job_id)
+                live = new.client(RetryPolicy(deadline=0, request_timeout=3)).job(job_id)
             except ClickstreamerError:
                 live = False  # unreachable now: nothing to learn
             if live is None or (live and live.state != "RUNNING"):
-                note(f"Flink job {job_id} is {'gone from the cluster' if live is None else live.state}: it will be "
-                     f"submitted again from its last savepoint")
+                dyn.note(f"Flink job {job_id} is {'gone from the cluster' if live is None else live.state}: it will be "
+                         f"submitted again from its last savepoint")
                 return DiffResult(changes=True, replaces=[])
         return DiffResult(changes=False, replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         import uuid
 
-        client = _client(props)
-        savepoint = props.get("initial_savepoint") or None
-        job_id = _start(client, props, savepoint)
+        inputs = FlinkJobInputs.from_props(props)
+        savepoint = inputs.initial_savepoint or None
+        job_id = _start(inputs.client(), inputs, savepoint)
         return CreateResult(f"flinkjob-{uuid.uuid4().hex[:16]}", _outputs(props, job_id, "RUNNING", savepoint, savepoint))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        client, job_id = _client(props), props.get("job_id")
+        inputs, recorded = FlinkJobInputs.from_props(props), RecordedJob.from_props(props)
+        client, job_id = inputs.client(), recorded.job_id
         live = client.job(job_id) if job_id else None
         if live is None:
-            return ReadResult(id_, {**_outputs(props, job_id, "MISSING", props.get("last_savepoint"),
-                                               props.get("restored_from"))})
-        savepoint = client.latest_savepoint(job_id) or props.get("last_savepoint")
-        return ReadResult(id_, _outputs(props, job_id, live.state, savepoint, props.get("restored_from")))
+            return ReadResult(id_, _outputs(props, job_id, "MISSING", recorded.last_savepoint, recorded.restored_from))
+        savepoint = client.latest_savepoint(job_id) or recorded.last_savepoint
+        return ReadResult(id_, _outputs(props, job_id, live.state, savepoint, recorded.restored_from))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         from components.errors import ClickstreamerError, JobFailedToStart, RequestRejected
-        from components.resources._dynamic import note
 
-        client, old_id = _client(news), olds.get("job_id")
-        restart = any((olds.get(k) or None) != (news.get(k) or None) for k in RESTART_INPUTS)
+        old, inputs, recorded = FlinkJobInputs.from_props(olds), FlinkJobInputs.from_props(news), RecordedJob.from_props(olds)
+        client, old_id = inputs.client(), recorded.job_id
+        restart = bool(inputs.changed(old, RESTART_INPUTS))
         live = client.job(old_id) if old_id else None
-        known_savepoint = olds.get("last_savepoint") or None
+        known_savepoint = recorded.last_savepoint
         # A newly given initial_savepoint is the user's choice of state for a job that is not running.
-        chosen = news.get("initial_savepoint") if news.get("initial_savepoint") != olds.get("initial_savepoint") else None
+        chosen = inputs.initial_savepoint if inputs.initial_savepoint != old.initial_savepoint else None
         if live is not None and live.state == "RUNNING" and not restart:
             if chosen:
-                note(f"Flink job {old_id} is running: initial_savepoint {chosen} is recorded, not used")
-            return UpdateResult(_outputs(news, old_id, "RUNNING", known_savepoint, olds.get("restored_from")))
+                dyn.note(f"Flink job {old_id} is running: initial_savepoint {chosen} is recorded, not used")
+            return UpdateResult(_outputs(news, old_id, "RUNNING", known_savepoint, recorded.restored_from))
 
         if live is not None and live.state in _ALIVE and live.state != "RUNNING":
             cause, _ = client.failure(old_id)
             checkpoint = client.latest_checkpoint(old_id)
             raise RequestRejected(
                 f"Flink job {old_id} is {live.state}: a savepoint needs all its tasks running, so it is not upgraded",
-                service="Flink", url=f"{news['rest_url']}/jobs/{old_id}", failing_with=cause or None,
+                service="Flink", url=f"{inputs.rest_url}/jobs/{old_id}", failing_with=cause or None,
                 latest_checkpoint=checkpoint,
                 hint="fix what makes it fail and run `pulumi up` again; or cancel it and set initial_savepoint to "
                      + (f"its latest retained checkpoint {checkpoint}" if checkpoint else "a savepoint or retained checkpoint")
                      + " to upgrade from there",
             )
         if live is not None and live.state == "RUNNING":
-            savepoint = client.stop_with_savepoint(old_id, news["savepoint_dir"], timeout=float(news.get("wait_timeout") or 180))
-            note(f"Flink job {old_id} stopped with savepoint {savepoint}")
+            savepoint = client.stop_with_savepoint(old_id, inputs.savepoint_dir, timeout=inputs.wait_timeout)
+            dyn.note(f"Flink job {old_id} stopped with savepoint {savepoint}")
         elif chosen:
             savepoint = chosen
-            note(f"Flink job {old_id} is {live.state if live else 'gone'}; resubmitting from the given initial_savepoint {chosen}")
+            dyn.note(f"Flink job {old_id} is {live.state if live else 'gone'}; resubmitting from the given "
+                     f"initial_savepoint {chosen}")
         elif live is not None:
             # Stopped earlier, e.g. by an upgrade whose new job then failed: Flink still reports its savepoint.
             savepoint = client.latest_savepoint(old_id) or known_savepoint
-            note(f"Flink job {old_id} is {live.state}; resubmitting from {savepoint or 'no savepoint (empty state)'}")
+            dyn.note(f"Flink job {old_id} is {live.state}; resubmitting from {savepoint or 'no savepoint (empty state)'}")
         else:
-            savepoint = known_savepoint or news.get("initial_savepoint") or None
-            note(f"Flink job {old_id} is gone from {news['rest_url']} (cluster restarted?); resubmitting from "
-                 f"{savepoint or 'no savepoint: its state starts empty'}")
+            savepoint = known_savepoint or inputs.initial_savepoint or None
+            dyn.note(f"Flink job {old_id} is gone from {inputs.rest_url} (cluster restarted?); resubmitting from "
+                     f"{savepoint or 'no savepoint: its state starts empty'}")
         try:
-            job_id = _start(client, news, savepoint)
+            job_id = _start(client, inputs, savepoint)
         except ClickstreamerError as exc:
             exc.context.setdefault("savepoint", savepoint)
             if savepoint and isinstance(exc, JobFailedToStart):
@@ -195,63 +229,43 @@ class FlinkJobProvider(ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         from components.clients.flink_rest import TERMINAL
         from components.errors import RequestRejected
-        from components.resources._dynamic import note
 
-        client, job_id = _client(props), props.get("job_id")
+        inputs, job_id = FlinkJobInputs.from_props(props), RecordedJob.from_props(props).job_id
+        client = inputs.client()
         live = client.job(job_id) if job_id else None
         if live is None or live.state in TERMINAL:
-            note(f"Flink job {job_id} is {'gone' if live is None else live.state}: nothing to stop")
+            dyn.note(f"Flink job {job_id} is {'gone' if live is None else live.state}: nothing to stop")
             return
-        if props.get("on_destroy", "savepoint") == "savepoint":
+        if inputs.on_destroy == "savepoint":
             try:
-                savepoint = client.stop_with_savepoint(job_id, props["savepoint_dir"],
-                                                       timeout=float(props.get("wait_timeout") or 180))
+                savepoint = client.stop_with_savepoint(job_id, inputs.savepoint_dir, timeout=inputs.wait_timeout)
             except RequestRejected as exc:
                 exc.context["hint"] = (f"{exc.context.get('hint')}; to destroy it without a savepoint, set "
                                        f"on_destroy to \"cancel\" (stack config flink.onDestroy) and run `pulumi up` first")
                 raise
-            note(f"Flink job {job_id} stopped; its state is kept in savepoint {savepoint} "
-                 f"(pass it as initial_savepoint to start from it again)")
+            dyn.note(f"Flink job {job_id} stopped; its state is kept in savepoint {savepoint} "
+                     f"(pass it as initial_savepoint to start from it again)")
         else:
-            client.cancel(job_id, timeout=float(props.get("wait_timeout") or 180))
+            client.cancel(job_id, timeout=inputs.wait_timeout)
 
 
-def _client(props: Mapping[str, Any]):
-    from components.clients._http import RetryPolicy
-    from components.clients.flink_rest import FlinkClient
-
-    return FlinkClient(props["rest_url"], RetryPolicy(deadline=min(float(props.get("wait_timeout") or 180), 60)))
-
-
-def _start(client, props: Mapping[str, Any], savepoint: Optional[str]) -> str:
-    """Submit and wait until RUNNING; a job that does not get there is cancelled (create is transactional)."""
+def _start(client, inputs: FlinkJobInputs, savepoint: Optional[str]) -> str:
+    """Submit and wait until every task runs; a job that does not get there is cancelled."""
     import uuid
 
-    from components.errors import ClickstreamerError
-
     job_id = uuid.uuid4().hex
-    timeout = float(props.get("wait_timeout") or 180)
     client.submit_python(
-        props["job_path"], list(props.get("args") or []), parallelism=int(props["parallelism"]), savepoint=savepoint,
-        allow_non_restored_state=bool(props.get("allow_non_restored_state")), flink_config=props.get("flink_config") or None,
-        job_id=job_id, timeout=timeout,
+        inputs.job_path, list(inputs.args), savepoint=savepoint, allow_non_restored_state=inputs.allow_non_restored_state,
+        flink_config=inputs.flink_config, job_id=job_id, timeout=inputs.wait_timeout,
     )
-    try:
-        client.wait_running(job_id, int(props["parallelism"]), timeout=timeout)
-    except ClickstreamerError:
-        try:
-            client.cancel(job_id, timeout=30)
-        except ClickstreamerError:
-            pass
-        raise
+    with dyn.undone_on_failure(lambda: client.cancel(job_id, timeout=CANCEL_TIMEOUT)):
+        client.wait_running(job_id, timeout=inputs.wait_timeout)
     return job_id
 
 
 def _outputs(props: Mapping[str, Any], job_id: Optional[str], state: str, last_savepoint: Optional[str],
              restored_from: Optional[str]) -> dict[str, Any]:
-    from components.resources._dynamic import without_provider
-
-    return {**without_provider(props), "job_id": job_id or "", "state": state,
+    return {**dyn.without_provider(props), "job_id": job_id or "", "state": state,
             "last_savepoint": last_savepoint or "", "restored_from": restored_from or ""}
 
 
@@ -277,12 +291,11 @@ class FlinkJob(pulumi.dynamic.Resource, module="flink", name="Job"):
         savepoint_dir: pulumi.Input[str],
         args: Optional[pulumi.Input[Sequence[pulumi.Input[str]]]] = None,
         code_hash: pulumi.Input[str] = "",
-        parallelism: pulumi.Input[int] = 1,
         on_destroy: pulumi.Input[str] = "savepoint",
         initial_savepoint: Optional[pulumi.Input[str]] = None,
         allow_non_restored_state: pulumi.Input[bool] = False,
         flink_config: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
-        wait_timeout: float = 180.0,
+        wait_timeout: float = WAIT_TIMEOUT,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         """
@@ -290,9 +303,9 @@ class FlinkJob(pulumi.dynamic.Resource, module="flink", name="Job"):
         :param job_path: the job's .py file inside the JobManager (bind-mounted, so code changes do not
             replace containers); changing it upgrades the job through a savepoint.
         :param savepoint_dir: savepoint directory URI on storage shared by JobManager and TaskManagers.
-        :param args: program arguments; a change upgrades the job through a savepoint.
+        :param args: program arguments, among them the job's own `--parallelism`; a change upgrades the
+            job through a savepoint.
         :param code_hash: digest of the job's files, computed by the program; a change upgrades the job.
-        :param parallelism: the job's parallelism; a change upgrades the job through a savepoint.
         :param on_destroy: "savepoint" (stop with a savepoint, kept) or "cancel".
         :param initial_savepoint: start the first submission from this savepoint or retained checkpoint.
         :param allow_non_restored_state: let a restore skip savepoint state no operator claims (after
@@ -306,7 +319,6 @@ class FlinkJob(pulumi.dynamic.Resource, module="flink", name="Job"):
             "job_path": job_path,
             "args": args or [],
             "code_hash": code_hash,
-            "parallelism": parallelism,
             "savepoint_dir": savepoint_dir,
             "on_destroy": on_destroy,
             "initial_savepoint": initial_savepoint,

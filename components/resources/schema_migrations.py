@@ -10,155 +10,174 @@ A thin adapter over `components.clients.migrations.Migrator`, talking HTTP throu
   new `params` value (raw-events TTL, Kafka brokers, topics, consumer group) is applied by `up`.
 - `delete` keeps the database and its data unless `drop_on_destroy` is true.
 - `password` is a secret input and a secret output (needed by `read` and `delete`).
-
-Test hook: when the environment variable `CLICKSTREAMER_CLICKHOUSE_EXECUTOR` is `module:callable`,
-the provider builds its executor by calling `callable(url, username, password)` instead of opening
-HTTP; tests point it at `tests.support.chdb_executor:factory` with `url = chdb:///<folder>`.
-Production never sets it.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import pulumi
-import pulumi.dynamic as dyn
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
+from components.resources import _dynamic as dyn
 from ..clients.migrations import discover
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "clickhouse_schema"
 
 
-class SchemaMigrationsProvider(dyn.ResourceProvider):
-    """Self-contained for dill: every import and client is made inside the method that needs it."""
+def identifier(value: Any) -> str:
+    if not (isinstance(value, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value)):
+        raise dyn.Invalid(f"{value!r} must be an identifier ([A-Za-z_][A-Za-z0-9_]*)")
+    return value
+
+
+def params_map(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise dyn.Invalid("params must be a mapping of parameter name to value")
+    # Pulumi's wire format carries numbers as floats: 7 arrives as 7.0.
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class MigrationsInputs:
+    """A `SchemaMigrations`' props, typed (see components/resources/_dynamic.py for how they are read).
+    In `check` a field may still be unknown (preview)."""
+
+    url: str
+    username: str
+    password: str = field(repr=False)
+    database: str
+    params: dict[str, Any]
+    schema_dir: str
+    migrations: list[dict[str, str]]  # {"name", "checksum"} of every schema file, as the program found them
+    drop_on_destroy: bool = False
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any]) -> tuple["MigrationsInputs", list]:
+        p = dyn.Props(props)
+        inputs = cls(
+            url=p.get("url", dyn.http_url("the ClickHouse HTTP interface", "http://127.0.0.1:8123", with_path=False)),
+            username=p.get("username", dyn.text),
+            password=p.get("password", dyn.text),
+            database=p.get("database", identifier),
+            params=p.get("params", params_map),
+            schema_dir=p.get("schema_dir", dyn.text),
+            migrations=list(p.get("migrations", default=[])),
+            drop_on_destroy=p.get("drop_on_destroy", dyn.boolean, False),
+        )
+        if inputs.params is None:
+            p.fail("params", "params must be a mapping of parameter name to value")
+        return inputs, p.failures
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "MigrationsInputs":
+        return cls.parse(props)[0]
+
+    def executor(self):
+        from components.clients.clickhouse import Endpoint, HttpExecutor
+
+        return HttpExecutor(Endpoint(url=self.url, username=self.username, password=self.password))
+
+    def migrator(self):
+        from components.clients.migrations import Migrator
+
+        return Migrator(self.executor(), self.database)
+
+
+class SchemaMigrationsProvider(ResourceProvider):
+    """The provider: a thin adapter over components/clients/migrations.py (see STYLE.md)."""
 
     # Inputs whose change makes `up` do something; `schema_dir` only locates the files.
     _COMPARED = ("url", "username", "password", "database", "params", "drop_on_destroy", "migrations")
 
-    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
-        import os
-        import re
-
-        from components.clients.migrations import discover, render
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        from components.clients.migrations import render
         from components.errors import MigrationError
-        from components.resources._dynamic import known
 
-        failures: list[dyn.CheckFailure] = []
-        url = news.get("url")
-        if known(url) and not os.environ.get("CLICKSTREAMER_CLICKHOUSE_EXECUTOR"):
-            if not isinstance(url, str) or not re.fullmatch(r"https?://[^/:\s]+(:[0-9]{1,5})?/?", url):
-                failures.append(dyn.CheckFailure("url", f"{url!r} must look like http://host:8123"))
-        for key in ("username", "password"):
-            if known(news.get(key)) and not isinstance(news.get(key), str):
-                failures.append(dyn.CheckFailure(key, f"{key} must be a string"))
-        database = news.get("database")
-        database_ok = isinstance(database, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database) is not None
-        if known(database) and not database_ok:
-            failures.append(dyn.CheckFailure("database", f"{database!r} must be an identifier ([A-Za-z_][A-Za-z0-9_]*)"))
-
-        params = news.get("params")
+        inputs, failures = MigrationsInputs.parse(news)
         files = []
         try:
-            files = discover(Path(news["schema_dir"]))
+            files = discover(Path(inputs.schema_dir))
         except MigrationError as exc:
-            failures.append(dyn.CheckFailure("schema_dir", str(exc)))
-        if not isinstance(params, Mapping):
-            failures.append(dyn.CheckFailure("params", "params must be a mapping of parameter name to value"))
-        elif database_ok and known(params):
-            values = {**self._params(params), "database": database}
+            failures.append(dyn.failure("schema_dir", str(exc)))
+        database_ok = not any(f.property == "database" for f in failures) and dyn.known(inputs.database)
+        if database_ok and not any(f.property == "params" for f in failures) and dyn.known(inputs.params):
+            values = {**inputs.params, "database": inputs.database}
             for migration in files:
                 try:
                     render(migration, values)
                 except MigrationError as exc:
-                    failures.append(dyn.CheckFailure("params", str(exc)))
+                    failures.append(dyn.failure("params", str(exc)))
                     break
 
         # Files recorded as applied by the last successful up must not have changed since.
         before = {m["name"]: m["checksum"] for m in (olds.get("migrations") or []) if not m["name"].startswith("R_")}
-        for migration in news.get("migrations") or []:
+        for migration in inputs.migrations:
             old = before.get(migration["name"])
             if old is not None and old != migration["checksum"]:
-                failures.append(dyn.CheckFailure(
+                failures.append(dyn.failure(
                     "migrations",
                     f"applied migration {migration['name']} was edited: applied checksum {old}, "
                     f"file checksum {migration['checksum']}; restore it and put the change in a new file",
                 ))
-        return dyn.CheckResult(news, failures)
+        return CheckResult({**news, **dyn.as_props(inputs)}, failures)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
-        changed = [key for key in self._COMPARED if olds.get(key) != news.get(key)]
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        old, new = MigrationsInputs.from_props(olds), MigrationsInputs.from_props(news)
+        changed = [key for key in self._COMPARED if getattr(old, key) != getattr(new, key)]
         replaces = ["database"] if "database" in changed else []
-        return dyn.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
-    def create(self, props: dict[str, Any]) -> dyn.CreateResult:
-        outs = self._apply(props)
-        return dyn.CreateResult(id_=props["database"], outs=outs)
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        outs = _apply(props)
+        return CreateResult(id_=props["database"], outs=outs)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
-        return dyn.UpdateResult(outs=self._apply(news))
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=_apply(news))
 
-    def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
-        from components.clients.migrations import Migrator
-
-        ledger = Migrator(self._executor(props), props["database"]).ledger()
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        ledger = MigrationsInputs.from_props(props).migrator().ledger()
         versions = [row.version for row in ledger if row.version is not None]
         outs = {**props, "applied": [row.name for row in ledger], "version": max(versions) if versions else None}
-        return dyn.ReadResult(id_=id_, outs=outs)
+        return ReadResult(id_=id_, outs=outs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        if not props.get("drop_on_destroy"):
+        inputs = MigrationsInputs.from_props(props)
+        if not inputs.drop_on_destroy:
             return  # the database, its data and the ledger stay; a later up finds them applied
         from components.clients.clickhouse import quote_string
-        from components.clients.migrations import Migrator
         from components.errors import DataLossRefused
 
-        executor = self._executor(props)
-        Migrator(executor, props["database"]).drop_database()
-        left = executor.rows(f"SELECT count() FROM system.databases WHERE name = {quote_string(props['database'])}")
+        migrator = inputs.migrator()
+        migrator.drop_database()
+        left = migrator.executor.rows(f"SELECT count() FROM system.databases WHERE name = {quote_string(inputs.database)}")
         if int(left[0][0]) != 0:
             raise DataLossRefused(
                 "drop_on_destroy is set but the database is still there", service="clickhouse",
-                database=props["database"], hint="drop it by hand, or check the user's DROP grant",
+                database=inputs.database, hint="drop it by hand, or check the user's DROP grant",
             )
 
-    # --- helpers (methods, so the pickled provider carries them) -------------------------------
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
-        from components.clients.migrations import Migrator, discover
-        from components.errors import MigrationError
-        from components.resources._dynamic import without_provider
 
-        files = discover(Path(props["schema_dir"]))
-        seen = [{"name": m.name, "checksum": m.checksum} for m in files]
-        if seen != list(props.get("migrations") or []):
-            raise MigrationError(
-                "schema files changed between preview and apply", folder=props["schema_dir"],
-                hint="run `pulumi up` again so the plan matches the files",
-            )
-        result = Migrator(self._executor(props), props["database"]).apply(files, self._params(props["params"]))
-        outs = without_provider(props)
-        outs.update(version=result.version, applied=list(result.applied))
-        return outs
+def _apply(props: Mapping[str, Any]) -> dict[str, Any]:
+    from components.errors import MigrationError
 
-    @staticmethod
-    def _params(params: Mapping[str, Any]) -> dict[str, Any]:
-        # Pulumi's wire format carries numbers as floats: 7 arrives as 7.0.
-        return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in params.items()}
-
-    @staticmethod
-    def _executor(props: Mapping[str, Any]):
-        import importlib
-        import os
-
-        hook = os.environ.get("CLICKSTREAMER_CLICKHOUSE_EXECUTOR")
-        if hook:
-            module, _, attr = hook.partition(":")
-            return getattr(importlib.import_module(module), attr)(props["url"], props["username"], props["password"])
-        from components.clients.clickhouse import Endpoint, HttpExecutor
-
-        return HttpExecutor(Endpoint(url=props["url"], username=props["username"], password=props["password"]))
+    inputs = MigrationsInputs.from_props(props)
+    files = discover(Path(inputs.schema_dir))
+    seen = [{"name": m.name, "checksum": m.checksum} for m in files]
+    if seen != inputs.migrations:
+        raise MigrationError(
+            "schema files changed between preview and apply", folder=inputs.schema_dir,
+            hint="run `pulumi up` again so the plan matches the files",
+        )
+    result = inputs.migrator().apply(files, inputs.params)
+    outs = dyn.without_provider(props)
+    outs.update(version=result.version, applied=list(result.applied))
+    return outs
 
 
-class SchemaMigrations(dyn.Resource, module="clickhouse", name="SchemaMigrations"):
+class SchemaMigrations(Resource, module="clickhouse", name="SchemaMigrations"):
     """The ClickHouse schema (`clickhouse_schema/`) applied to one database.
 
     Outputs: `version`, the highest versioned file applied; `applied`, the versioned files in the

@@ -8,110 +8,131 @@ partitions and the topic's own config overrides become the outputs) and the next
 """
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.resources import _dynamic as dyn
+
+TIMEOUT = 30.0  # seconds each admin request may take, unless the resource says otherwise
 # Inputs whose change needs nothing but recording the new value.
 _PLAIN_INPUTS = ("bootstrap_servers", "allow_data_loss", "admin_config", "timeout")
 
 
+def topic_name(value: Any) -> str:
+    if not (isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9._-]{1,249}", value) and value not in (".", "..")):
+        raise dyn.Invalid(f"{value!r} is not a Kafka topic name: 1-249 of [A-Za-z0-9._-]")
+    return value
+
+
+@dataclass(frozen=True)
+class TopicInputs:
+    """A `KafkaTopic`'s props, typed (see components/resources/_dynamic.py for how they are read).
+    In `check` and `diff` a field may still be unknown (preview)."""
+
+    bootstrap_servers: str
+    topic: str
+    partitions: int
+    replication_factor: int = 1
+    config: dict[str, str] = field(default_factory=dict)  # the topic's own config overrides
+    allow_data_loss: bool = False
+    admin_config: Optional[dict[str, str]] = None  # librdkafka settings of the admin client (SASL/TLS)
+    timeout: float = TIMEOUT
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any]) -> tuple["TopicInputs", list]:
+        p = dyn.Props(props)
+        inputs = cls(
+            bootstrap_servers=p.get("bootstrap_servers"),
+            topic=p.get("topic", topic_name),
+            partitions=p.get("partitions", dyn.whole_number),
+            replication_factor=p.get("replication_factor", dyn.whole_number, 1),
+            config=p.get("config", dyn.config_map("topic config keys"), {}),
+            allow_data_loss=p.get("allow_data_loss", dyn.boolean, False),
+            admin_config=p.get("admin_config", dyn.config_map("librdkafka settings")),
+            timeout=p.get("timeout", dyn.seconds, TIMEOUT),
+        )
+        p.refuse_secrets("config", inputs.config, "topic config is not the place for it")
+        return inputs, p.failures
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "TopicInputs":
+        return cls.parse(props)[0]
+
+    def spec(self):
+        from components.clients.kafka_admin import TopicSpec
+
+        return TopicSpec(self.topic, self.partitions, self.replication_factor, dict(self.config))
+
+    def admin(self, timeout: Optional[float] = None):
+        from components.clients.kafka_admin import KafkaAdmin
+
+        return KafkaAdmin(self.bootstrap_servers, self.admin_config or None, timeout=timeout or self.timeout)
+
+
 class KafkaTopicProvider(ResourceProvider):
-    """The provider. Self-contained: every import happens inside a method (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/kafka_admin.py (see STYLE.md)."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        import re
-
-        from components.clients.kafka_admin import KafkaAdmin, TopicSpec, TopicState, plan_topic_change
+        from components.clients.kafka_admin import TopicState, plan_topic_change
         from components.errors import RequestRejected, ServiceUnavailable
-        from components.resources._dynamic import as_config_value, known, looks_secret, note, unknown
 
-        inputs = dict(news)
-        failures: list[CheckFailure] = []
-        name = inputs.get("topic")
-        if known(name) and not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9._-]{1,249}", name)
-                                and name not in (".", "..")):
-            failures.append(CheckFailure("topic", f"{name!r} is not a Kafka topic name: 1-249 of [A-Za-z0-9._-]"))
-        for key in ("partitions", "replication_factor"):
-            value = inputs.get(key)
-            if known(value):
-                if isinstance(value, float) and value.is_integer():
-                    value = inputs[key] = int(value)  # numbers cross the wire as floats
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    failures.append(CheckFailure(key, f"must be a whole number >= 1, got {value!r}"))
-        config = inputs.get("config") or {}
-        if not unknown(config):
-            if not isinstance(config, Mapping):
-                failures.append(CheckFailure("config", f"must be a map of topic config keys to values, got {config!r}"))
-                config = {}
-            else:
-                config = inputs["config"] = {str(k): as_config_value(v) for k, v in config.items()}
-                for key in config:
-                    if looks_secret(key):
-                        failures.append(CheckFailure("config", f"{key!r} looks like a credential: topic config is not "
-                                                               f"the place for it"))
-        if not isinstance(inputs.get("allow_data_loss", False), bool):
-            failures.append(CheckFailure("allow_data_loss", "must be true or false"))
-        timeout = inputs.get("timeout", 30)
-        if known(timeout) and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            failures.append(CheckFailure("timeout", f"must be a number of seconds > 0, got {timeout!r}"))
+        inputs, failures = TopicInputs.parse(news)
+        checked = {**news, **dyn.as_props(inputs)}
+        if failures or not dyn.known(inputs.topic, inputs.partitions, inputs.replication_factor):
+            return CheckResult(checked, failures)
 
         # Refuse at preview what would drop data: `olds` are the inputs the topic was created with.
-        if olds and not failures and not inputs.get("allow_data_loss") and known(name, inputs.get("partitions"),
-                                                                                   inputs.get("replication_factor")):
-            try:
-                before = TopicState(olds["topic"], int(olds["partitions"]), int(olds["replication_factor"]), {})
-            except (KeyError, TypeError, ValueError):
-                before = None
-            if before is not None:
-                plan = plan_topic_change(before, TopicSpec(name, inputs["partitions"], inputs["replication_factor"]))
-                for field, reason in zip(plan.destructive_fields, plan.destructive):
-                    prop = "topic" if field == "name" else field
-                    failures.append(CheckFailure(prop, f"refused: {reason}. Set allow_data_loss (stack config "
-                                                       f"kafka.allowTopicDataLoss) to accept that"))
+        before = TopicInputs.from_props(olds) if olds else None
+        if before and not inputs.allow_data_loss and dyn.known(before.topic, before.partitions, before.replication_factor):
+            plan = plan_topic_change(TopicState(before.topic, before.partitions, before.replication_factor, {}),
+                                     inputs.spec())
+            for field_, reason in zip(plan.destructive_fields, plan.destructive):
+                failures.append(dyn.failure("topic" if field_ == "name" else field_,
+                                                  f"refused: {reason}. Set allow_data_loss (stack config "
+                                                  f"kafka.allowTopicDataLoss) to accept that"))
 
         # Let the broker judge config keys and values when it is already there (preview of a live stack).
-        bootstrap = inputs.get("bootstrap_servers")
-        if not failures and known(bootstrap, name, inputs.get("partitions"), inputs.get("replication_factor")) \
-                and not unknown(config):
-            spec = TopicSpec(name, inputs["partitions"], inputs["replication_factor"], config)
-            try:
-                admin = KafkaAdmin(bootstrap, inputs.get("admin_config") or None, timeout=3)
-                current = admin.describe(name)
-                if current is None:
-                    admin.create(spec, validate_only=True)
-                else:
-                    plan = plan_topic_change(current, spec)
-                    if plan.in_place:
-                        admin.alter_config(name, plan.set_config, plan.delete_config, validate_only=True)
-            except ServiceUnavailable:
-                note(f"topic {name!r}: Kafka at {bootstrap} is not reachable yet, so the broker will judge the topic "
-                     f"settings when they are applied")
-            except RequestRejected as exc:
-                error = exc.context.get("error", "")
-                prop = {"INVALID_PARTITIONS": "partitions", "INVALID_REPLICATION_FACTOR": "replication_factor"}.get(
-                    error, "config")
-                failures.append(CheckFailure(prop, exc.message))
-        return CheckResult(inputs, failures)
+        if failures or not dyn.known(inputs.bootstrap_servers) or dyn.unknown(inputs.config):
+            return CheckResult(checked, failures)
+        try:
+            admin, spec = inputs.admin(timeout=3), inputs.spec()
+            current = admin.describe(spec.name)
+            if current is None:
+                admin.create(spec, validate_only=True)
+            else:
+                plan = plan_topic_change(current, spec)
+                if plan.in_place:
+                    admin.alter_config(spec.name, plan.set_config, plan.delete_config, validate_only=True)
+        except ServiceUnavailable:
+            dyn.note(f"topic {inputs.topic!r}: Kafka at {inputs.bootstrap_servers} is not reachable yet, so the broker "
+                     f"will judge the topic settings when they are applied")
+        except RequestRejected as exc:
+            prop = {"INVALID_PARTITIONS": "partitions", "INVALID_REPLICATION_FACTOR": "replication_factor"}.get(
+                exc.context.get("error", ""), "config")
+            failures.append(dyn.failure(prop, exc.message))
+        return CheckResult(checked, failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        from components.clients.kafka_admin import TopicSpec, TopicState, plan_topic_change
+        from components.clients.kafka_admin import TopicState, plan_topic_change
         from components.errors import DataLossRefused
-        from components.resources._dynamic import known
 
-        if not known(news.get("topic"), news.get("partitions"), news.get("replication_factor"), news.get("config")):
+        new = TopicInputs.from_props(news)
+        if not dyn.known(new.topic, new.partitions, new.replication_factor, new.config):
             return DiffResult(changes=True)  # decided again once the values are known, before anything is applied
         # `olds` are the outputs: what was applied, or what `refresh` found live.
-        current = TopicState(olds["topic"], int(olds["partitions"]), int(olds["replication_factor"]),
-                             dict(olds.get("config") or {}))
-        desired = TopicSpec(news["topic"], int(news["partitions"]), int(news["replication_factor"]), news.get("config") or {})
+        old = TopicInputs.from_props(olds)
+        current = TopicState(old.topic, old.partitions, old.replication_factor, dict(old.config))
+        desired = new.spec()
         plan = plan_topic_change(current, desired)
         if plan.destructive:
-            if not news.get("allow_data_loss"):
+            if not new.allow_data_loss:
                 raise DataLossRefused(
                     f"topic {current.name!r}: " + "; ".join(plan.destructive),
-                    service="Kafka", url=news.get("bootstrap_servers"),
+                    service="Kafka", url=new.bootstrap_servers,
                     hint="set allow_data_loss (stack config kafka.allowTopicDataLoss) to replace the topic",
                 )
             replaces = [key for key, differs in (
@@ -120,34 +141,29 @@ class KafkaTopicProvider(ResourceProvider):
                 ("replication_factor", desired.replication_factor != current.replication_factor),
             ) if differs]
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=current.name == desired.name)
-        changed_inputs = any(olds.get(k) != news.get(k) for k in _PLAIN_INPUTS)
+        changed_inputs = any(getattr(old, k) != getattr(new, k) for k in _PLAIN_INPUTS)
         return DiffResult(changes=not plan.noop or changed_inputs, replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         from components.clients.kafka_admin import plan_topic_change
-        from components.errors import ClickstreamerError, RequestRejected
+        from components.errors import RequestRejected
 
-        admin, spec = _admin(props), _spec(props)
+        inputs = TopicInputs.from_props(props)
+        admin, spec = inputs.admin(), inputs.spec()
         existing = admin.describe(spec.name)
         if existing is not None:
             raise RequestRejected(
                 f"topic {spec.name!r} already exists with {existing.partitions} partition(s), outside this stack's state",
-                service="Kafka", url=props["bootstrap_servers"],
+                service="Kafka", url=inputs.bootstrap_servers,
                 hint="delete it first, or choose another topic name: taking it over would delete it on destroy",
             )
-        try:
+        with dyn.undone_on_failure(lambda: admin.delete(spec.name)):
             state = admin.apply(plan_topic_change(None, spec))
-        except ClickstreamerError:
-            # create is transactional: a topic that never converged is removed before reporting.
-            try:
-                admin.delete(spec.name)
-            except ClickstreamerError:
-                pass
-            raise
         return CreateResult(spec.name, _outputs(props, state))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        state = _admin(props).describe(props.get("topic") or id_)
+        inputs = TopicInputs.from_props(props)
+        state = inputs.admin().describe(inputs.topic or id_)
         if state is None:
             return ReadResult("", {})  # gone: refresh drops it, the next `up` creates it again
         return ReadResult(id_, _outputs(props, state))
@@ -155,46 +171,30 @@ class KafkaTopicProvider(ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         from components.clients.kafka_admin import plan_topic_change
         from components.errors import DataLossRefused
-        from components.resources._dynamic import note
 
-        admin, spec = _admin(news), _spec(news)
+        inputs = TopicInputs.from_props(news)
+        admin, spec = inputs.admin(), inputs.spec()
         current = admin.describe(spec.name)
         if current is None:
-            note(f"topic {spec.name!r} no longer exists (deleted outside Pulumi): creating it again")
+            dyn.note(f"topic {spec.name!r} no longer exists (deleted outside Pulumi): creating it again")
         plan = plan_topic_change(current, spec)
         if plan.destructive:
-            if not news.get("allow_data_loss"):
+            if not inputs.allow_data_loss:
                 raise DataLossRefused(f"topic {spec.name!r}: " + "; ".join(plan.destructive), service="Kafka",
-                                      url=news["bootstrap_servers"], hint="set allow_data_loss to replace the topic")
+                                      url=inputs.bootstrap_servers, hint="set allow_data_loss to replace the topic")
             admin.delete(spec.name)
             plan = plan_topic_change(None, spec)
         return UpdateResult(_outputs(news, admin.apply(plan)))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        from components.resources._dynamic import note
-
-        name = props.get("topic") or id_
-        if not _admin(props).delete(name):
-            note(f"topic {name!r} was already gone")
-
-
-def _admin(props: Mapping[str, Any]):
-    from components.clients.kafka_admin import KafkaAdmin
-
-    return KafkaAdmin(props["bootstrap_servers"], props.get("admin_config") or None, timeout=float(props.get("timeout") or 30))
-
-
-def _spec(props: Mapping[str, Any]):
-    from components.clients.kafka_admin import TopicSpec
-
-    return TopicSpec(props["topic"], int(props["partitions"]), int(props["replication_factor"]),
-                     {k: str(v) for k, v in (props.get("config") or {}).items()})
+        inputs = TopicInputs.from_props(props)
+        name = inputs.topic or id_
+        if not inputs.admin().delete(name):
+            dyn.note(f"topic {name!r} was already gone")
 
 
 def _outputs(props: Mapping[str, Any], state) -> dict[str, Any]:
-    from components.resources._dynamic import without_provider
-
-    return {**without_provider(props), "topic": state.name, "partitions": state.partitions,
+    return {**dyn.without_provider(props), "topic": state.name, "partitions": state.partitions,
             "replication_factor": state.replication_factor, "config": dict(state.config)}
 
 
@@ -221,7 +221,7 @@ class KafkaTopic(pulumi.dynamic.Resource, module="kafka", name="Topic"):
         config: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
         allow_data_loss: pulumi.Input[bool] = False,
         admin_config: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
-        timeout: float = 30.0,
+        timeout: float = TIMEOUT,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         """

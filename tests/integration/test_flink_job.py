@@ -34,8 +34,8 @@ def counts_topic(kafka):
 def counting(flink, kafka, topic, tag, parallelism=1, code_hash="code-v1", **extra):
     return {
         "rest_url": flink.rest_url, "job_path": COUNTING_JOB,
-        "args": ["--bootstrap-servers", kafka.bootstrap, "--topic", topic, "--tag", tag],
-        "code_hash": code_hash, "parallelism": parallelism, "savepoint_dir": f"file://{flink.savepoint_dir}",
+        "args": ["--bootstrap-servers", kafka.bootstrap, "--topic", topic, "--tag", tag, "--parallelism", str(parallelism)],
+        "code_hash": code_hash, "savepoint_dir": f"file://{flink.savepoint_dir}",
         "on_destroy": "savepoint", "wait_timeout": 120, **extra,
     }
 
@@ -70,6 +70,9 @@ def test_upgrade_stops_with_a_savepoint_and_the_new_job_continues_the_counts(fli
     first = created.outs["job_id"]
     assert (created.outs["state"], client.job(first).state, client.job(first).parallelism) == ("RUNNING", "RUNNING", 1)
     wait_counts(kafka, counts_topic, "v1", 5)
+    # The job owns its parallelism: a new `--parallelism` argument alone is an upgrade.
+    wider = checked(provider, created.outs, counting(flink, kafka, counts_topic, "v1", parallelism=2))
+    assert provider.diff(created.id, created.outs, wider).changes is True
 
     news = checked(provider, created.outs, counting(flink, kafka, counts_topic, "v2", parallelism=2, code_hash="code-v2"))
     diff = provider.diff(created.id, created.outs, news)
@@ -151,7 +154,7 @@ def test_a_crash_looping_job_is_not_upgraded_and_a_chosen_savepoint_brings_the_s
     wait_counts(kafka, counts_topic, "v1", 3)
     savepoint = client.stop_with_savepoint(created.outs["job_id"], props["savepoint_dir"])
     # The job in the state now fails on every record and Flink keeps restarting it.
-    looping = client.submit_python(FAILING_JOB, ["--fail-at", "runtime"], parallelism=1, flink_config={
+    looping = client.submit_python(FAILING_JOB, ["--fail-at", "runtime"], flink_config={
         "restart-strategy.type": "fixed-delay", "restart-strategy.fixed-delay.attempts": "1000",
         "restart-strategy.fixed-delay.delay": "1 s"})
     wait_for("the looping job to fail once", lambda: client.failure(looping)[0], 60)
@@ -175,7 +178,7 @@ def test_a_crash_looping_job_is_not_upgraded_and_a_chosen_savepoint_brings_the_s
 def test_a_python_error_at_submission_is_reported_from_the_jobmanager_log(flink):
     provider = FlinkJobProvider()
     props = checked(provider, {}, {"rest_url": flink.rest_url, "job_path": FAILING_JOB, "args": ["--fail-at", "submit"],
-                                   "code_hash": "x", "parallelism": 1, "savepoint_dir": f"file://{flink.savepoint_dir}",
+                                   "code_hash": "x", "savepoint_dir": f"file://{flink.savepoint_dir}",
                                    "wait_timeout": 60})
     with pytest.raises(JobFailedToStart) as raised:
         provider.create(props)
@@ -185,7 +188,7 @@ def test_a_python_error_at_submission_is_reported_from_the_jobmanager_log(flink)
 
 def test_a_job_refusing_its_arguments_reports_the_usage_error(flink):
     props = checked(FlinkJobProvider(), {}, {"rest_url": flink.rest_url, "job_path": FAILING_JOB, "args": ["--fail-at", "later"],
-                                            "code_hash": "x", "parallelism": 1, "savepoint_dir": f"file://{flink.savepoint_dir}",
+                                            "code_hash": "x", "savepoint_dir": f"file://{flink.savepoint_dir}",
                                             "wait_timeout": 60})
     with pytest.raises(JobFailedToStart) as raised:
         FlinkJobProvider().create(props)
@@ -196,7 +199,7 @@ def test_a_job_refusing_its_arguments_reports_the_usage_error(flink):
 def test_a_job_failing_at_runtime_reports_the_root_cause_from_its_exceptions(flink):
     provider, client = FlinkJobProvider(), FlinkClient(flink.rest_url)
     props = checked(provider, {}, {"rest_url": flink.rest_url, "job_path": FAILING_JOB, "args": ["--fail-at", "runtime"],
-                                   "code_hash": "x", "parallelism": 1, "savepoint_dir": f"file://{flink.savepoint_dir}",
+                                   "code_hash": "x", "savepoint_dir": f"file://{flink.savepoint_dir}",
                                    "wait_timeout": 60})
     with pytest.raises(JobFailedToStart) as raised:
         provider.create(props)
@@ -224,14 +227,14 @@ def test_driver_jar_is_uploaded_once_and_reused(flink):
 
 def test_check_rejects_bad_inputs_naming_them(flink):
     result = FlinkJobProvider().check({}, {
-        "rest_url": "localhost:8081", "job_path": "job.py", "args": ["--db-password", "x"], "parallelism": 0,
+        "rest_url": "localhost:8081", "job_path": "job.py", "args": ["--db-password", "x"], "wait_timeout": 0,
         "savepoint_dir": "/no/scheme", "on_destroy": "keep", "code_hash": "x"})
     assert sorted(f.property for f in result.failures) == \
-        ["args", "job_path", "on_destroy", "parallelism", "rest_url", "savepoint_dir"]
+        ["args", "job_path", "on_destroy", "rest_url", "savepoint_dir", "wait_timeout"]
 
 
 def test_check_without_a_reachable_cluster_says_so(closed_port_url, capsys):
-    result = FlinkJobProvider().check({}, {"rest_url": closed_port_url, "job_path": "/opt/job.py", "parallelism": 2,
+    result = FlinkJobProvider().check({}, {"rest_url": closed_port_url, "job_path": "/opt/job.py",
                                            "savepoint_dir": "file:///sp", "code_hash": "x"})
     assert result.failures == []
     assert "not reachable yet" in capsys.readouterr().err

@@ -36,9 +36,9 @@ def test_the_insights_job_upgrades_through_a_savepoint_without_reading_its_input
                 "--source-topic", topics["source"], "--events-topic", topics["events"],
                 "--page-stats-topic", topics["page_stats"], "--user-activity-topic", topics["user_activity"],
                 "--sessions-topic", topics["sessions"], "--malformed-topic", topics["malformed"],
-                "--group-id", unique("insights"), "--checkpoint-interval", "2"]
+                "--group-id", unique("insights"), "--checkpoint-interval", "2", "--parallelism", "2"]
         props = {"rest_url": flink.rest_url, "job_path": str(REPO_ROOT / "flink_job" / "job.py"), "args": args,
-                 "code_hash": "before", "parallelism": 2, "savepoint_dir": f"file://{flink.savepoint_dir}",
+                 "code_hash": "before", "savepoint_dir": f"file://{flink.savepoint_dir}",
                  "on_destroy": "savepoint", "wait_timeout": 180}
         checked = provider.check({}, props)
         assert checked.failures == []

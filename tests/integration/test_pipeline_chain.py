@@ -73,7 +73,7 @@ def test_known_pageviews_reach_the_dashboard_views_exactly(kafka, flink, registr
     args = [*job_arguments(cfg, Endpoints(kafka.bootstrap, registry.url, clickhouse_host="unused"), topics),
             "--bounded", "--startup-mode", "earliest-offset", "--group-id", f"chain-{run}"]
     client = FlinkClient(flink.rest_url)
-    job_id = client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"), args, parallelism=1)
+    job_id = client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"), args)
     finished = client.wait_state(job_id, ["FINISHED"], timeout=240)
     assert finished.state == "FINISHED"
 

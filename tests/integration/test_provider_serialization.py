@@ -53,7 +53,7 @@ def test_unknown_inputs_at_preview_are_passed_through_without_calling_anything()
     with ProviderHost(ConnectorProvider(), "pulumi-python:dynamic/kafkaconnect:Connector") as host:
         assert host.check({}, connector)[1] == []
     job = {"rest_url": rpc.UNKNOWN, "job_path": "/opt/flink/usrlib/clickstream/job.py", "args": [], "code_hash": "h",
-           "parallelism": 2, "savepoint_dir": "file:///opt/flink/savepoints", "on_destroy": "savepoint"}
+           "savepoint_dir": "file:///opt/flink/savepoints", "on_destroy": "savepoint"}
     with ProviderHost(FlinkJobProvider(), "pulumi-python:dynamic/flink:Job") as host:
         assert host.check({}, job)[1] == []
         olds = {**job, "rest_url": "http://127.0.0.1:1", "job_id": "0" * 32, "state": "RUNNING"}
@@ -88,7 +88,7 @@ def test_flink_job_provider_from_the_provider_host(flink, kafka):
     KafkaAdmin(kafka.bootstrap).create(TopicSpec(topic, 1, 1))
     news = {"rest_url": flink.rest_url, "job_path": str(JOBS / "counting_job.py"),
             "args": ["--bootstrap-servers", kafka.bootstrap, "--topic", topic, "--tag", "host"], "code_hash": "h1",
-            "parallelism": 1, "savepoint_dir": f"file://{flink.savepoint_dir}", "on_destroy": "cancel",
+            "savepoint_dir": f"file://{flink.savepoint_dir}", "on_destroy": "cancel",
             "wait_timeout": 120}
     with ProviderHost(FlinkJobProvider(), "pulumi-python:dynamic/flink:Job") as host:
         inputs, failures = host.check({}, news)

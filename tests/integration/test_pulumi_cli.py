@@ -52,8 +52,9 @@ files = Connector("files", connect_url=c.require("connectUrl"), connector_name=c
                           "file": c.require("file"), "topic": counts.topic, "tasks.max": 1},
                   secret_config={"value.converter.basic.auth.user.info": c.require_secret("registryAuth")})
 job = FlinkJob("job", rest_url=c.require("flinkUrl"), job_path=c.require("jobPath"),
-               args=["--bootstrap-servers", c.require("bootstrap"), "--topic", counts.topic, "--tag", c.require("tag")],
-               code_hash=c.require("codeHash"), parallelism=c.require_int("parallelism"),
+               args=["--bootstrap-servers", c.require("bootstrap"), "--topic", counts.topic, "--tag", c.require("tag"),
+                     "--parallelism", c.require("parallelism")],
+               code_hash=c.require("codeHash"),
                savepoint_dir=c.require("savepointDir"), on_destroy="savepoint")
 pulumi.export("partitions", counts.partitions)
 pulumi.export("connectorState", files.state)

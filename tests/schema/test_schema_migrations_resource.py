@@ -4,15 +4,15 @@ The resource is registered under Pulumi's mocks (no engine here); the `__provide
 registers is exactly what the engine would hand to the dynamic-provider host. A fresh interpreter
 (the project's `.venv`, cwd = repository root, like the provider host) decodes it with dill and
 drives check / diff / create / update / read / delete, with every property passed through Pulumi's
-wire format (numbers arrive as floats there). Its ClickHouse is chdb, reached through the provider's
-documented executor hook; the HTTP executor itself is covered by test_http_executor.py.
+wire format (numbers arrive as floats there). Its ClickHouse is a real server (the session's
+`clickhouse_server`), reached over HTTP exactly as in production: the provider has no test hook.
 """
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pulumi
@@ -30,7 +30,7 @@ DRIVER = r'''
 import asyncio, base64, json, sys
 import dill
 from pulumi.runtime import rpc
-from tests.support.chdb_executor import factory
+from components.clients.clickhouse import Endpoint, HttpExecutor
 
 req = json.load(sys.stdin)
 provider = dill.loads(base64.b64decode(req["provider"]))
@@ -43,11 +43,14 @@ def wire(props):
     finally:
         loop.close()
 
-def databases(url):
-    return [r[0] for r in factory(url, "", "").rows("SELECT name FROM system.databases ORDER BY name")]
+def server(props):
+    return HttpExecutor(Endpoint(props["url"], props["username"], props["password"]))
 
-def ledger_times(url, db):
-    return factory(url, "", "").rows(f"SELECT version, toString(applied_at) FROM {db}.schema_migrations ORDER BY version")
+def databases(props):
+    return [r[0] for r in server(props).rows("SELECT name FROM system.databases ORDER BY name")]
+
+def ledger_times(props, db):
+    return server(props).rows(f"SELECT version, toString(applied_at) FROM {db}.schema_migrations ORDER BY version")
 
 news = wire(req["inputs"])
 out = {"provider_class": type(provider).__module__ + "." + type(provider).__qualname__,
@@ -57,14 +60,14 @@ out["check_failures"] = [[f.property, f.reason] for f in checked.failures]
 created = provider.create(wire(checked.inputs))
 out["create"] = {"id": created.id, "version": created.outs["version"], "applied": created.outs["applied"]}
 state = wire(created.outs)
-url, db = news["url"], news["database"]
-first_times = ledger_times(url, db)
+db = news["database"]
+first_times = ledger_times(news, db)
 
 same = provider.diff(created.id, state, news)
 out["diff_same"] = [same.changes, same.replaces]
 updated = provider.update(created.id, state, news)
 out["update"] = {"version": updated.outs["version"], "applied": updated.outs["applied"]}
-out["ledger_unchanged_by_update"] = ledger_times(url, db) == first_times
+out["ledger_unchanged_by_update"] = ledger_times(news, db) == first_times
 out["read"] = provider.read(created.id, state).outs["applied"]
 
 added = wire(req["inputs_with_new_file"])
@@ -79,9 +82,9 @@ out["check_bad_database"] = [[f.property, f.reason] for f in provider.check({}, 
 out["check_missing_param"] = [[f.property, f.reason] for f in provider.check({}, wire(req["inputs_missing_param"])).failures]
 
 provider.delete(created.id, state)
-out["after_keep_delete"] = db in databases(url)
+out["after_keep_delete"] = db in databases(news)
 provider.delete(created.id, {**state, "drop_on_destroy": True})
-out["after_drop_delete"] = db in databases(url)
+out["after_drop_delete"] = db in databases(news)
 print("RESULT " + json.dumps(out))
 '''
 
@@ -132,17 +135,18 @@ def test_resource_registers_its_files_and_keeps_the_password_secret(registered):
     assert registered.inputs["drop_on_destroy"] is False
 
 
-def test_provider_survives_pulumi_serialization(registered, tmp_path: Path):
+def test_provider_survives_pulumi_serialization(registered, clickhouse_server, tmp_path: Path):
     inputs = {key: unwrap(value)[0] for key, value in registered.inputs.items() if key != "__provider"}
-    # the provider host runs apart from the program: its ClickHouse here is chdb, in a folder of its own
-    inputs["url"] = f"chdb://{tmp_path / 'clickhouse'}"
+    # the provider host runs apart from the program: it reaches the session's server, in a database of its own
+    database = f"provider_{uuid.uuid4().hex[:8]}"
+    inputs.update(url=clickhouse_server.http_url, username="default", password="", database=database)
     files = inputs["migrations"]
     first = files[0]["name"]
     request = {
         "provider": unwrap(registered.inputs["__provider"])[0],
         "inputs": inputs,
         "inputs_with_new_file": {**inputs, "migrations": files + [{"name": "099_next.sql", "checksum": "0" * 64}]},
-        "inputs_other_database": {**inputs, "database": "clickstream_2"},
+        "inputs_other_database": {**inputs, "database": f"{database}_2"},
         "inputs_other_ttl": {**inputs, "params": {**inputs["params"], "raw_ttl_days": 30}},
         "inputs_edited": {**inputs, "migrations": [{"name": first, "checksum": "f" * 64}] + files[1:]},
         "inputs_bad_database": {**inputs, "database": "click-stream"},
@@ -153,8 +157,7 @@ def test_provider_survives_pulumi_serialization(registered, tmp_path: Path):
     done = subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), str(tmp_path / "driver.py")],
         input=json.dumps(request), cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO),
-             "CLICKSTREAMER_CLICKHOUSE_EXECUTOR": "tests.support.chdb_executor:factory"},
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert done.returncode == 0, done.stderr[-4000:]
     out = json.loads(done.stdout.split("RESULT ", 1)[1])
@@ -164,7 +167,7 @@ def test_provider_survives_pulumi_serialization(registered, tmp_path: Path):
     assert out["provider_class"] == "components.resources.schema_migrations.SchemaMigrationsProvider"
     assert out["ttl_param_type"] == "float", "the wire turns 7 into 7.0; the provider must cope"
     assert out["check_failures"] == []
-    assert out["create"] == {"id": "clickstream", "version": int(versioned[-1][:3]), "applied": versioned}
+    assert out["create"] == {"id": database, "version": int(versioned[-1][:3]), "applied": versioned}
     assert out["diff_same"] == [False, []]
     assert out["update"] == {"version": int(versioned[-1][:3]), "applied": versioned}
     assert out["ledger_unchanged_by_update"] is True, "a second up applies nothing"

@@ -8,10 +8,6 @@ HTTP interface (`components.clients.clickhouse.HttpExecutor`). Differences that 
   tests run a view's SELECT themselves (`stream_like_engine_allow_direct_select`).
 - To keep parity with HTTP (one statement per request), `command` and `rows` refuse SQL holding
   more than one statement.
-
-`factory(url, username, password)` is the hook the `SchemaMigrations` provider calls when
-`CLICKSTREAMER_CLICKHOUSE_EXECUTOR=tests.support.chdb_executor:factory` is set; the URL is
-`chdb:///absolute/data/folder`.
 """
 from __future__ import annotations
 
@@ -99,10 +95,3 @@ def _converter(type_name: str):
         return lambda v: None if v is None else int(v)
     return lambda v: v
 
-
-def factory(url: str, username: str, password: str) -> ChdbExecutor:
-    """Executor factory for the provider's test hook; `url` is `chdb:///abs/path`."""
-    prefix = "chdb://"
-    if not url.startswith(prefix):
-        raise ValueError(f"the chdb executor needs a chdb:///path URL, got {url!r}")
-    return ChdbExecutor(Path(url[len(prefix):]))

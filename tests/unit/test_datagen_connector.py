@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from components.clients.connect_rest import ConnectorStatus, Validation, failure_reason
-from components.resources.connector import (DATAGEN_CLASS, DatagenSettings, classify_status, config_problems,
-                                            datagen_connector_config)
+from components.clients.datagen import (DATAGEN_CLASS, DatagenSettings, classify_status, config_problems,
+                                        datagen_connector_config)
 
 RECORDED = Path(__file__).resolve().parents[1] / "integration" / "recorded"
-SEED = {
+DEFAULT_CONFIG = {
     "connector.class": "io.confluent.kafka.connect.datagen.DatagenConnector",
     "kafka.topic": "pageviews",
     "quickstart": "pageviews",
@@ -35,15 +35,15 @@ def problems_of(name: str) -> list[str]:
     return config_problems(answer["request"]["body"], Validation.from_json(answer["response"]))
 
 
-def test_default_settings_build_the_seed_config():
-    assert datagen_connector_config(DatagenSettings()) == SEED
+def test_default_settings_build_the_deployed_config():
+    assert datagen_connector_config(DatagenSettings()) == DEFAULT_CONFIG
 
 
 def test_every_setting_is_typed_and_overridable():
     config = datagen_connector_config(DatagenSettings(
         topic="clicks", schema_registry_url="http://sr:8081", max_interval_ms=500, iterations=-1, tasks_max=2,
         random_seed=42, value_schemas_enable=True))
-    assert config == {**SEED, "kafka.topic": "clicks", "value.converter.schema.registry.url": "http://sr:8081",
+    assert config == {**DEFAULT_CONFIG, "kafka.topic": "clicks", "value.converter.schema.registry.url": "http://sr:8081",
                       "max.interval": "500", "iterations": "-1", "tasks.max": "2", "random.seed": "42",
                       "value.converter.schemas.enable": "true"}
 
@@ -59,9 +59,9 @@ def test_invalid_settings_are_refused_naming_the_field(settings, field):
         datagen_connector_config(settings)
 
 
-def test_the_seed_config_validates_clean():
+def test_the_default_config_validates_clean():
     answer = recorded("datagen-0.6.5-validate-seed.json")
-    assert answer["request"]["body"] == {**SEED, "name": "datagen-pageviews"}
+    assert answer["request"]["body"] == {**DEFAULT_CONFIG, "name": "datagen-pageviews"}
     assert problems_of("datagen-0.6.5-validate-seed.json") == []
 
 
@@ -89,34 +89,34 @@ def test_a_bad_value_is_named_with_the_workers_message():
 def test_reaching_iterations_is_finished_not_failed():
     status = ConnectorStatus.from_json(recorded("datagen-0.6.5-status-iterations-reached.json")["response"])
     assert [t.state for t in status.tasks] == ["FAILED"]
-    assert classify_status(status, SEED) == "finished"
+    assert classify_status(status, DEFAULT_CONFIG) == "finished"
 
 
 @pytest.mark.parametrize("iterations", ["-1", "500"])
 def test_the_same_trace_under_another_iterations_setting_is_a_failure(iterations):
     status = ConnectorStatus.from_json(recorded("datagen-0.6.5-status-iterations-reached.json")["response"])
-    assert classify_status(status, {**SEED, "iterations": iterations}) == "failed"
+    assert classify_status(status, {**DEFAULT_CONFIG, "iterations": iterations}) == "failed"
 
 
 def test_the_iterations_rule_belongs_to_datagen_only():
     status = ConnectorStatus.from_json(recorded("datagen-0.6.5-status-iterations-reached.json")["response"])
-    assert classify_status(status, {**SEED, "connector.class": "FileStreamSource"}) == "failed"
+    assert classify_status(status, {**DEFAULT_CONFIG, "connector.class": "FileStreamSource"}) == "failed"
 
 
 def test_any_other_task_failure_is_a_failure_with_its_root_cause():
     status = ConnectorStatus.from_json(recorded("connect-3.4.1-status-task-failed-in-poll.json")["response"])
-    assert classify_status(status, SEED) == "failed"
+    assert classify_status(status, DEFAULT_CONFIG) == "failed"
     assert failure_reason(status) == \
         "task 0: java.nio.file.FileSystemException: /etc/hostname/not-a-directory: Not a directory"
 
 
 def test_running_tasks_are_running():
     status = ConnectorStatus.from_json(recorded("connect-3.4.1-status-running.json")["response"])
-    assert classify_status(status, SEED) == "running"
+    assert classify_status(status, DEFAULT_CONFIG) == "running"
 
 
 def test_a_finished_task_next_to_running_ones_still_counts_as_running():
     body = recorded("datagen-0.6.5-status-iterations-reached.json")["response"]
     running = recorded("connect-3.4.1-status-running.json")["response"]["tasks"][0]
     status = ConnectorStatus.from_json({**body, "tasks": [body["tasks"][0], {**running, "id": 1}]})
-    assert classify_status(status, {**SEED, "tasks.max": "2"}) == "running"
+    assert classify_status(status, {**DEFAULT_CONFIG, "tasks.max": "2"}) == "running"

@@ -301,6 +301,7 @@ def test_flink_job_is_submitted_with_its_code_hash_and_endpoints(program):
     assert pairs["--schema-registry-url"] == "http://schema-registry:8081"
     assert job.inputs["job_path"].startswith("/opt/flink/usrlib/clickstream/")
     assert pairs["--parallelism"] == "2" and pairs["--checkpoint-interval"] == "10"
+    assert "parallelism" not in job.inputs, "the job owns its parallelism"
 
 
 def test_flink_image_context_excludes_the_mounted_job_code():

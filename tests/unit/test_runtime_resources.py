@@ -21,7 +21,7 @@ def build_all():
               config={"connector.class": "io.confluent.kafka.connect.datagen.DatagenConnector"},
               secret_config={"value.converter.basic.auth.user.info": "sr-user:sr-secret-2"})
     FlinkJob("job", rest_url="http://127.0.0.1:8082", job_path="/opt/flink/usrlib/clickstream/job.py",
-             args=["--bootstrap-servers", "kafka:29092"], code_hash="ab" * 32, parallelism=2,
+             args=["--bootstrap-servers", "kafka:29092", "--parallelism", "2"], code_hash="ab" * 32,
              savepoint_dir="file:///opt/flink/savepoints")
     SubjectSchema("schema", url="http://127.0.0.1:8081", subject="pageviews-value", schema='{"type": "record"}',
                   compatibility="FULL_TRANSITIVE")

@@ -1,6 +1,6 @@
 """A stateful test job for tests/integration/test_flink_job.py: random keys 0..1 from datagen, a
 running COUNT(*) per key (keyed state), each update written to an upsert-kafka topic as JSON
-`{"k": 0, "cnt": 41, "tag": "v1"}`. The count is what a savepoint must carry over: after a restore
+`{"k": 0, "cnt": 41, "tag": "v1"}`, at the parallelism given by `--parallelism`. The count is what a savepoint must carry over: after a restore
 the count of a key continues from its last value instead of starting at 1 again. `tag` tells which
 submission wrote a record.
 
@@ -25,10 +25,13 @@ def main() -> None:
     parser.add_argument("--topic", required=True)
     parser.add_argument("--tag", required=True)
     parser.add_argument("--rows-per-second", default="10")
+    parser.add_argument("--parallelism", help="the job's parallelism (default: the cluster's)")
     args = parser.parse_args()
 
     env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     env.get_config().set("execution.checkpointing.interval", "1 s")
+    if args.parallelism:  # the job owns its parallelism, as flink_job/job.py does
+        env.get_config().set("parallelism.default", args.parallelism)
     env.execute_sql(f"""
         CREATE TABLE ticks (
             k INT
