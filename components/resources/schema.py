@@ -9,76 +9,104 @@ the registry's own storage, Kafka's `_schemas` topic, when the stack is destroye
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
 
 import pulumi
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from components.resources import _dynamic as dyn
+
+# Changing these makes another resource (another registry or subject); the rest is an update.
+_REPLACING = ("url", "subject")
+
+
+def avro_record(value: Any) -> str:
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else None
+    except ValueError as exc:
+        raise dyn.Invalid(f"is not JSON: {exc}") from None
+    if not isinstance(parsed, dict) or parsed.get("type") != "record":
+        raise dyn.Invalid("must be an Avro record schema as JSON text")
+    return value
+
+
+def subject_name(value: Any) -> str:
+    if not (isinstance(value, str) and value.strip() and not any(c.isspace() for c in value)):
+        raise dyn.Invalid(f"{value!r}: must be a subject name such as pageviews-value")
+    return value
+
+
+@dataclass(frozen=True)
+class SchemaInputs:
+    """A `SubjectSchema`'s props, typed (see components/resources/_dynamic.py for how they are read)."""
+
+    url: str
+    subject: str
+    schema: str
+    compatibility: str
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Any]) -> tuple["SchemaInputs", list]:
+        from components.clients.schema_registry import COMPATIBILITY_LEVELS
+
+        p = dyn.Props(props)
+        inputs = cls(
+            url=p.get("url", dyn.http_url("the Schema Registry", "http://127.0.0.1:8081", with_path=False)),
+            subject=p.get("subject", subject_name),
+            schema=p.get("schema", avro_record),
+            compatibility=p.get("compatibility", dyn.one_of(*COMPATIBILITY_LEVELS)),
+        )
+        return inputs, p.failures
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "SchemaInputs":
+        return cls.parse(props)[0]
+
+    def client(self):
+        from components.clients.schema_registry import SchemaRegistryClient
+
+        return SchemaRegistryClient(self.url)
+
+    def apply(self) -> dict[str, Any]:
+        """Set the level, register the schema (a no-op when it is there): the outputs."""
+        client = self.client()
+        client.set_compatibility(self.subject, self.compatibility)
+        registered = client.register(self.subject, self.schema)
+        return {**dyn.as_props(self), "schema_id": registered.id, "version": registered.version}
 
 
 class SubjectSchemaProvider(ResourceProvider):
-    """The provider. Self-contained: every import happens inside a method (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/schema_registry.py (see STYLE.md)."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        import json
-
-        from components.clients.schema_registry import COMPATIBILITY_LEVELS
-        from components.resources._dynamic import known
-
-        failures = []
-        level = news.get("compatibility")
-        if known(level) and level not in COMPATIBILITY_LEVELS:
-            failures.append(CheckFailure("compatibility", f"{level!r}: allowed: {', '.join(COMPATIBILITY_LEVELS)}"))
-        schema = news.get("schema")
-        if known(schema):
-            try:
-                parsed = json.loads(schema)
-                if not isinstance(parsed, dict) or parsed.get("type") != "record":
-                    raise ValueError("not an Avro record schema")
-            except ValueError as exc:
-                failures.append(CheckFailure("schema", f"must be an Avro record schema as JSON text: {exc}"))
-        subject = news.get("subject")
-        if known(subject) and not (isinstance(subject, str) and subject.strip()):
-            failures.append(CheckFailure("subject", "must be a subject name such as pageviews-value"))
-        return CheckResult(news, failures)
+        inputs, failures = SchemaInputs.parse(news)
+        return CheckResult(dyn.as_props(inputs), failures)
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # A new version or level is an update of the subject; another subject or registry is another resource.
         changed = [key for key in ("url", "subject", "schema", "compatibility") if olds.get(key) != news.get(key)]
-        replaces = [key for key in changed if key in ("url", "subject")]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+        return DiffResult(changes=bool(changed), replaces=[k for k in changed if k in _REPLACING],
+                          delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outputs = _apply(props)
-        return CreateResult(f"{props['subject']}@{outputs['version']}", outputs)
+        outputs = SchemaInputs.from_props(props).apply()
+        return CreateResult(f"{outputs['subject']}@{outputs['version']}", outputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(_apply(news))
+        return UpdateResult(SchemaInputs.from_props(news).apply())
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        from components.clients.schema_registry import SchemaRegistryClient
-        from components.resources._dynamic import without_provider
-
-        client = SchemaRegistryClient(props["url"])
-        found = client.lookup(props["subject"], props["schema"])
+        inputs = SchemaInputs.from_props(props)
+        client = inputs.client()
+        found = client.lookup(inputs.subject, inputs.schema)
         if found is None:
             return ReadResult("", {})  # gone (a new registry): the next `up` registers it again
-        return ReadResult(id_, {**without_provider(props), "schema_id": found.id, "version": found.version,
-                                "compatibility": client.compatibility(props["subject"])})
+        return ReadResult(id_, {**dyn.as_props(inputs), "schema_id": found.id, "version": found.version,
+                                "compatibility": client.compatibility(inputs.subject)})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        from components.resources._dynamic import note
-
-        note(f"schema {id_}: kept in the registry (records in the topic are read with it)")
-
-
-def _apply(props: dict[str, Any]) -> dict[str, Any]:
-    from components.clients.schema_registry import SchemaRegistryClient
-    from components.resources._dynamic import without_provider
-
-    client = SchemaRegistryClient(props["url"])
-    client.set_compatibility(props["subject"], props["compatibility"])
-    registered = client.register(props["subject"], props["schema"])
-    return {**without_provider(props), "schema_id": registered.id, "version": registered.version}
+        dyn.note(f"schema {id_}: kept in the registry (records in the topic are read with it)")
 
 
 class SubjectSchema(pulumi.dynamic.Resource, module="schemaregistry", name="SubjectSchema"):
