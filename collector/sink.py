@@ -18,7 +18,7 @@ import time
 from typing import Any, Callable, Optional
 
 from confluent_kafka import KafkaError, Producer
-from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.schema_registry import topic_subject_name_strategy
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -36,6 +36,7 @@ class KafkaSink:
         self._on_delivered = on_delivered
         self._on_failed = on_failed
         self._registry = SchemaRegistryClient({"url": settings.schema_registry_url})
+        self._schema = Schema(schema_text(), "AVRO")
         self._serializer = AvroSerializer(self._registry, schema_text(), conf={
             "auto.register.schemas": False, "use.latest.version": False, "normalize.schemas": False,
             # `<topic>-value`, as datagen's converter and the stack name it (no association look-ups).
@@ -68,7 +69,7 @@ class KafkaSink:
         if self.schema_id is not None:
             return True
         try:
-            registered = self._registry.lookup_schema(self.settings.subject, self._serializer._schema)
+            registered = self._registry.lookup_schema(self.settings.subject, self._schema)
         except Exception as exc:  # the registry away, or the stack has not registered v2 yet
             log.warning("schema %s not available yet: %s", self.settings.subject, exc)
             return False
