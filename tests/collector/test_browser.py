@@ -118,3 +118,23 @@ def test_an_opted_out_browser_sends_nothing_more(tmp_path, site, broker, registr
     wait_for("every accepted event acknowledged by Kafka", lambda: delivered_all(collector), 30)
     assert collector.metrics().get("collector_events_accepted_total") == 1
     assert [e["pageid"] for e in events_in(broker, registry, topic)] == ["/demo/"]
+
+
+def test_a_page_on_localhost_sends_nothing_without_the_switch(tmp_path, site, broker, registry):
+    """The tracker ignores localhost / loopback pages unless the script tag says data-allow-localhost
+    (the demo site and these tests do): a page on the collector's own origin without it sends no
+    page view, no custom event, no SPA view."""
+    collector, topic = site
+    with Chromium.start(tmp_path / "chromium", automation_visible=False, user_agent=DESKTOP_CHROME) as browser:
+        page = browser.page()
+        page.open_served(f"{collector.url}/demo/local-test.html",
+                         '<!doctype html><title>t</title><script src="/cs.js"></script><p>local</p>')
+        assert page.evaluate("typeof clickstreamer.track") == "function"
+        page.evaluate("clickstreamer.track('local'); history.pushState({}, '', '/demo/elsewhere')")
+        page.open_served(f"{collector.url}/demo/allowed.html",  # the control: with the switch it sends
+                         '<!doctype html><title>t</title><script src="/cs.js" data-allow-localhost></script>')
+        wait_for("the control page's view", lambda: len(read_topic(broker.bootstrap, topic)) >= 1, 30)
+    wait_for("every accepted event acknowledged by Kafka", lambda: delivered_all(collector), 30)
+    sent = [(e["event_name"], e["pageid"]) for e in events_in(broker, registry, topic)]
+    assert ("pageview", "/demo/allowed.html") in sent
+    assert not [s for s in sent if s[1] != "/demo/allowed.html"], f"the page without the switch sent {sent}"

@@ -9,6 +9,7 @@ every host name but localhost resolves to nothing, and background networking is 
 """
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -41,10 +42,14 @@ class Page:
         self.call("Page.enable")
         self.call("Runtime.enable")
 
-    def call(self, method: str, timeout: float = 30, **params: Any) -> dict:
+    def send(self, method: str, **params: Any) -> int:
+        """Send a command without waiting for its answer; its id."""
         self._next += 1
-        request_id = self._next
-        self._ws.send(json.dumps({"id": request_id, "method": method, "params": params}))
+        self._ws.send(json.dumps({"id": self._next, "method": method, "params": params}))
+        return self._next
+
+    def call(self, method: str, timeout: float = 30, **params: Any) -> dict:
+        request_id = self.send(method, **params)
         deadline = time.monotonic() + timeout
         while True:
             message = json.loads(self._ws.recv(timeout=max(0.1, deadline - time.monotonic())))
@@ -67,6 +72,22 @@ class Page:
         wait_for(f"page {url or ''} loaded", lambda: self.evaluate(
             "document.readyState === 'complete' && !!window.clickstreamer" if url is None or "/demo" in url
             else "document.readyState === 'complete'") and (url is None or self.evaluate("location.href") == url), 20)
+
+    def open_served(self, url: str, html: str, timeout: float = 20) -> None:
+        """Navigate to `url`, answering the document request with `html` (CDP Fetch): a page of the
+        test's own on the collector's origin."""
+        self.call("Fetch.enable", patterns=[{"urlPattern": url, "requestStage": "Request"}])
+        self.send("Page.navigate", url=url)
+        deadline = time.monotonic() + timeout
+        while True:
+            message = json.loads(self._ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            if message.get("method") == "Fetch.requestPaused":
+                break
+        self.send("Fetch.fulfillRequest", requestId=message["params"]["requestId"], responseCode=200,
+                  responseHeaders=[{"name": "Content-Type", "value": "text/html; charset=utf-8"}],
+                  body=base64.b64encode(html.encode()).decode())
+        self.call("Fetch.disable")
+        self.wait_loaded()
 
     def close(self) -> None:
         self._ws.close()
