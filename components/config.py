@@ -52,7 +52,7 @@ _FLINK_MEMORY_MB = (1024, 64 * 1024)  # below: PyFlink jobs fail; above: more th
 # interval, so an interval past a third of it (room for a slow or failed checkpoint) loses data.
 EXACTLY_ONCE_MAX_CHECKPOINT_SECONDS = 300
 # Keys that moved, and where to.
-MOVED_KEYS = {"clickhouse.dropDataOnDestroy": "dropDataOnDestroy"}
+MOVED_KEYS = {"clickhouse.dropDataOnDestroy": "dropDataOnDestroy", "kafka.allowTopicDataLoss": "allowDataLoss"}
 # Keys read on one platform only: set on the other, they would be silently ignored.
 DOCKER_ONLY_KEYS = ("bindAddress", "ports", "expose", "flink.onDestroy", "flink.taskmanagers")
 
@@ -117,7 +117,6 @@ class KafkaSettings:
     pageviews_partitions: int = 3
     pageviews_retention_hours: int = 168
     insight_partitions: int = 3
-    allow_topic_data_loss: bool = False  # fewer partitions / recreation of a topic holding data
     heap: str = "1g"
 
 
@@ -233,6 +232,7 @@ class PipelineConfig:
     platform: str = "docker"
     bind_address: str = "127.0.0.1"  # loopback address every port is published on
     drop_data_on_destroy: bool = False  # true: destroy deletes the data too; default: kept, and the next up reattaches it
+    allow_data_loss: bool = False  # true: let changes through that delete stored data (fewer topic partitions, a recreated topic, a lower retention)
     images: Images = field(default_factory=Images)
     ports: Ports = field(default_factory=Ports)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -261,6 +261,7 @@ _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "platform": ("platform", None),
     "bindAddress": ("bind_address", None),
     "dropDataOnDestroy": ("drop_data_on_destroy", None),
+    "allowDataLoss": ("allow_data_loss", None),
     "images": ("images", Images),
     "ports": ("ports", Ports),
     "kafka": ("kafka", KafkaSettings),

@@ -11,6 +11,9 @@ from typing import Optional
 
 from .errors import ClickstreamerError
 
+# The repeatable schema file that creates every Kafka table and ingest view (scripts/build_ingest_sql.py).
+INGEST_FILE = "R_ingest.sql"
+
 # Role -> default topic name: the Flink job writes these, ClickHouse reads them.
 INSIGHT_TOPICS = {
     "events": "clickstream.events",

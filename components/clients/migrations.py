@@ -357,6 +357,14 @@ class Migrator:
                 f"({migration.version}, {quote_string(migration.name)}, {quote_string(migration.checksum)}, now64(3))"
             )
 
+    def invalidate_repeatable(self, name: str, reason: str) -> None:
+        """Make the next `apply` run repeatable `name` again (after its objects were dropped by hand):
+        a ledger row whose checksum no rendering has."""
+        self._run(
+            f"INSERT INTO {self._db}.{REPEATABLE_LEDGER_TABLE} (name, checksum, applied_at) VALUES "
+            f"({quote_string(name)}, {quote_string(f'invalidated: {reason}')}, now64(3))"
+        )
+
     def drop_database(self) -> None:
         """Drop the database with every table and the ledgers. Data is gone afterwards.
 

@@ -37,6 +37,7 @@ class ClickHouseArgs:
     reader_password: pulumi.Input[str]  # secret
     migration_params: dict  # components/spec.py migration_params: rendered into clickhouse_schema/ files
     drop_data_on_destroy: bool  # destroy drops the database (and deletes the volume); default: both kept
+    allow_data_loss: bool  # let a database rename or a lower raw-events retention through
     depends_on: tuple  # Kafka: the Kafka-engine tables consume its topics
 
 
@@ -92,6 +93,7 @@ class ClickHouse(pulumi.ComponentResource):
             database=args.database,
             params=args.migration_params,
             drop_on_destroy=args.drop_data_on_destroy,
+            allow_data_loss=args.allow_data_loss,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, *args.depends_on]),
         )
         self.register_outputs({"container": self.container, "migrations": self.migrations, "url": self.url})

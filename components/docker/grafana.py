@@ -14,6 +14,7 @@ import pulumi
 import pulumi_docker as docker
 
 from ..spec import GRAFANA_ADMIN_PASSWORD_FILE, GRAFANA_MOUNTS, GRAFANA_PLUGIN_DIR, GRAFANA_PORT as PORT
+from ..resources.grafana_admin import GrafanaAdminPassword
 from ..spec import GRAFANA_READER_PASSWORD_FILE, GRAFANA_SECRET_KEY_FILE
 from .common import REPO_ROOT, DockerPlacement, env_list, healthcheck, local_image, replace_safely
 
@@ -43,6 +44,8 @@ def grafana_environment(args: GrafanaArgs) -> list[str]:
 class Grafana(pulumi.ComponentResource):
     image: docker.Image
     container: docker.Container
+    admin_password: GrafanaAdminPassword
+    """Keeps Grafana's admin password the stack's, on a running Grafana too."""
     url: str
 
     def __init__(self, name: str, args: GrafanaArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
@@ -84,4 +87,11 @@ class Grafana(pulumi.ComponentResource):
             wait_timeout=240,
             opts=replace_safely(child, depends_on=list(args.depends_on)),
         )
-        self.register_outputs({"image": self.image, "container": self.container, "url": self.url})
+        # Grafana reads the admin password file only when it creates its database: a later change
+        # of the stack's password is made through its API.
+        self.admin_password = GrafanaAdminPassword(
+            f"{name}-admin", url=self.url, user=args.environment["GF_SECURITY_ADMIN_USER"],
+            password=args.admin_password, opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+        )
+        self.register_outputs({"image": self.image, "container": self.container, "admin_password": self.admin_password,
+                               "url": self.url})

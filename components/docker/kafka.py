@@ -103,7 +103,9 @@ class Kafka(pulumi.ComponentResource):
             opts=replace_safely(child),
         )
 
-        topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.container])
+        # A destroy that keeps the data keeps the topics (their records are on the kept volume), and
+        # the next up takes them over.
+        topic_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.container], retain_on_delete=p.keep_data)
         made = {
             topic.role: KafkaTopic(
                 f"{name}-topic-{topic.role.replace('_', '-')}",
@@ -113,6 +115,7 @@ class Kafka(pulumi.ComponentResource):
                 replication_factor=1,
                 config=dict(topic.config),
                 allow_data_loss=args.allow_data_loss,
+                adopt_existing=p.keep_data,
                 opts=topic_opts,
             )
             for topic in args.topics

@@ -68,7 +68,7 @@ class ClickstreamPipeline(pulumi.ComponentResource):
         self.kafka = Kafka(f"{name}-kafka", KafkaArgs(
             placement=placement, image=cfg.images.kafka, cluster_id=cfg.kafka.cluster_id,
             host_port=cfg.ports.kafka, heap=cfg.kafka.heap, topics=spec.topics(cfg),
-            allow_data_loss=cfg.kafka.allow_topic_data_loss,
+            allow_data_loss=cfg.allow_data_loss,
         ), opts=child)
 
         self.schema_registry = SchemaRegistry(f"{name}-schema-registry", SchemaRegistryArgs(
@@ -91,7 +91,7 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             user=cfg.clickhouse.user, password=passwords.clickhouse,
             reader_user=cfg.clickhouse.reader_user, reader_password=passwords.reader,
             migration_params=spec.migration_params(cfg, ENDPOINTS),
-            drop_data_on_destroy=cfg.drop_data_on_destroy,
+            drop_data_on_destroy=cfg.drop_data_on_destroy, allow_data_loss=cfg.allow_data_loss,
             depends_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)
 

@@ -66,6 +66,7 @@ class ClickHouseArgs:
     load_balancer: bool  # a LoadBalancer Service for the migrations, open to `load_balancer_source_ranges` only
     load_balancer_source_ranges: tuple
     drop_data_on_destroy: bool  # also: the data PVC is deleted with the installation
+    allow_data_loss: bool  # let a database rename or a lower raw-events retention through
     depends_on: tuple  # the operator release
     migrations_depend_on: tuple  # the insight topics the Kafka-engine tables consume
 
@@ -187,6 +188,7 @@ class KubernetesClickHouse(pulumi.ComponentResource):
             database=args.database,
             params=args.migration_params,
             drop_on_destroy=args.drop_data_on_destroy,
+            allow_data_loss=args.allow_data_loss,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[
                 self.installation, *([self.external] if self.external else []), *args.migrations_depend_on]),
         )

@@ -132,7 +132,7 @@ class KubernetesPipeline(pulumi.ComponentResource):
             url=kc.clickhouse_url or ("" if kc.clickhouse_load_balancer else PORT_FORWARD_URL),
             load_balancer=kc.clickhouse_load_balancer,
             load_balancer_source_ranges=load_balancer_ranges,
-            drop_data_on_destroy=cfg.drop_data_on_destroy,
+            drop_data_on_destroy=cfg.drop_data_on_destroy, allow_data_loss=cfg.allow_data_loss,
             depends_on=(self.operators.clickhouse,),
             migrations_depend_on=tuple(self.kafka.insight_topics.values()),
         ), opts=child)

@@ -80,7 +80,7 @@ class ConnectorInputs:
 
 
 class ConnectorProvider(ResourceProvider):
-    """The provider: a thin adapter over components/clients/connect_rest.py (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/connect_rest.py."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.clients._http import RetryPolicy

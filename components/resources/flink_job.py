@@ -121,7 +121,7 @@ class RecordedJob:
 
 
 class FlinkJobProvider(ResourceProvider):
-    """The provider: a thin adapter over components/clients/flink_rest.py (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/flink_rest.py."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.clients._http import RetryPolicy

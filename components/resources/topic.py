@@ -1,9 +1,11 @@
 """`KafkaTopic`: a Kafka topic as a Pulumi dynamic resource, over components/clients/kafka_admin.py.
 
 More partitions and config changes (retention, cleanup policy, ...) are applied in place. Fewer
-partitions, another replication factor or another name would drop the topic's data: preview refuses
-them with the reason, unless `allow_data_loss` is set, in which case the topic is replaced (deleted,
-then created, for the same name). Drift made outside Pulumi shows on `pulumi refresh` (live
+partitions, another replication factor or another name would drop the topic's data, and a lower
+retention deletes the records past it at once: preview refuses them with the reason, unless
+`allow_data_loss` is set (then a topic that must be recreated is deleted, then created, for the
+same name). With `adopt_existing`, a topic that already exists (kept by an earlier destroy of the
+stack) is taken over with its records instead of refused. Drift made outside Pulumi shows on `pulumi refresh` (live
 partitions and the topic's own config overrides become the outputs) and the next `up` undoes it.
 """
 from __future__ import annotations
@@ -19,7 +21,26 @@ from components.resources import _dynamic as dyn
 
 TIMEOUT = 30.0  # seconds each admin request may take, unless the resource says otherwise
 # Inputs whose change needs nothing but recording the new value.
-_PLAIN_INPUTS = ("bootstrap_servers", "allow_data_loss", "admin_config", "timeout")
+_PLAIN_INPUTS = ("bootstrap_servers", "allow_data_loss", "adopt_existing", "admin_config", "timeout")
+# Config keys whose lowering deletes records at once (-1: unbounded).
+_RETENTION_KEYS = ("retention.ms", "retention.bytes")
+
+
+def lowered_retention(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """What a change of topic config from `before` to `after` deletes at once: lowered retentions."""
+    def bound(config: Mapping[str, str], key: str) -> Optional[int]:
+        value = config.get(key)
+        try:
+            return None if value is None or int(value) < 0 else int(value)
+        except ValueError:
+            return None
+
+    lowered = []
+    for key in _RETENTION_KEYS:
+        old, new = bound(before, key), bound(after, key)
+        if new is not None and (old is None and key in before or old is not None and new < old):
+            lowered.append(f"{key} lowered from {before.get(key)} to {after.get(key)} deletes the records past it at once")
+    return lowered
 
 
 def topic_name(value: Any) -> str:
@@ -39,6 +60,7 @@ class TopicInputs:
     replication_factor: int = 1
     config: dict[str, str] = field(default_factory=dict)  # the topic's own config overrides
     allow_data_loss: bool = False
+    adopt_existing: bool = False  # take over a topic that exists already (kept by an earlier destroy)
     admin_config: Optional[dict[str, str]] = None  # librdkafka settings of the admin client (SASL/TLS)
     timeout: float = TIMEOUT
 
@@ -52,6 +74,7 @@ class TopicInputs:
             replication_factor=p.get("replication_factor", dyn.whole_number, 1),
             config=p.get("config", dyn.config_map("topic config keys"), {}),
             allow_data_loss=p.get("allow_data_loss", dyn.boolean, False),
+            adopt_existing=p.get("adopt_existing", dyn.boolean, False),
             admin_config=p.get("admin_config", dyn.config_map("librdkafka settings")),
             timeout=p.get("timeout", dyn.seconds, TIMEOUT),
         )
@@ -74,7 +97,7 @@ class TopicInputs:
 
 
 class KafkaTopicProvider(ResourceProvider):
-    """The provider: a thin adapter over components/clients/kafka_admin.py (see STYLE.md)."""
+    """The provider: a thin adapter over components/clients/kafka_admin.py."""
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         from components.clients.kafka_admin import TopicState, plan_topic_change
@@ -93,7 +116,11 @@ class KafkaTopicProvider(ResourceProvider):
             for field_, reason in zip(plan.destructive_fields, plan.destructive):
                 failures.append(dyn.failure("topic" if field_ == "name" else field_,
                                                   f"refused: {reason}. Set allow_data_loss (stack config "
-                                                  f"kafka.allowTopicDataLoss) to accept that"))
+                                                  f"allowDataLoss) to accept that"))
+            if dyn.known(inputs.config) and before.config:
+                for reason in lowered_retention(before.config, inputs.config):
+                    failures.append(dyn.failure("config", f"refused: {reason}. Set allow_data_loss (stack config "
+                                                          f"allowDataLoss) to accept that"))
 
         # Let the broker judge config keys and values when it is already there (preview of a live stack).
         if failures or not dyn.known(inputs.bootstrap_servers) or dyn.unknown(inputs.config):
@@ -133,7 +160,7 @@ class KafkaTopicProvider(ResourceProvider):
                 raise DataLossRefused(
                     f"topic {current.name!r}: " + "; ".join(plan.destructive),
                     service="Kafka", url=new.bootstrap_servers,
-                    hint="set allow_data_loss (stack config kafka.allowTopicDataLoss) to replace the topic",
+                    hint="set allow_data_loss (stack config allowDataLoss) to replace the topic",
                 )
             replaces = [key for key, differs in (
                 ("topic", current.name != desired.name),
@@ -151,6 +178,8 @@ class KafkaTopicProvider(ResourceProvider):
         inputs = TopicInputs.from_props(props)
         admin, spec = inputs.admin(), inputs.spec()
         existing = admin.describe(spec.name)
+        if existing is not None and inputs.adopt_existing:
+            return CreateResult(spec.name, _outputs(props, _adopt(admin, inputs, existing)))
         if existing is not None:
             raise RequestRejected(
                 f"topic {spec.name!r} already exists with {existing.partitions} partition(s), outside this stack's state",
@@ -198,6 +227,28 @@ def _outputs(props: Mapping[str, Any], state) -> dict[str, Any]:
             "replication_factor": state.replication_factor, "config": dict(state.config)}
 
 
+def _adopt(admin, inputs: TopicInputs, existing):
+    """Take over a topic that exists (kept by an earlier destroy), keeping its records; changes that
+    would delete some are refused unless allowed, as on update."""
+    from components.clients.kafka_admin import plan_topic_change
+    from components.errors import DataLossRefused
+
+    spec = inputs.spec()
+    plan = plan_topic_change(existing, spec)
+    lost = [*plan.destructive, *lowered_retention(existing.config, spec.config)]
+    if lost and not inputs.allow_data_loss:
+        raise DataLossRefused(
+            f"topic {spec.name!r} exists (kept by an earlier destroy?) and taking it over would lose data: "
+            + "; ".join(lost), service="Kafka", url=inputs.bootstrap_servers,
+            hint="change the stack config to match the kept topic, or set allowDataLoss to accept the loss",
+        )
+    if plan.destructive:
+        admin.delete(spec.name)
+        plan = plan_topic_change(None, spec)
+    dyn.note(f"topic {spec.name!r} existed already: taken over with its records")
+    return admin.apply(plan)
+
+
 class KafkaTopic(pulumi.dynamic.Resource, module="kafka", name="Topic"):
     """A Kafka topic (type `pulumi-python:dynamic/kafka:Topic`).
 
@@ -220,6 +271,7 @@ class KafkaTopic(pulumi.dynamic.Resource, module="kafka", name="Topic"):
         replication_factor: pulumi.Input[int] = 1,
         config: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
         allow_data_loss: pulumi.Input[bool] = False,
+        adopt_existing: pulumi.Input[bool] = False,
         admin_config: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]] = None,
         timeout: float = TIMEOUT,
         opts: Optional[pulumi.ResourceOptions] = None,
@@ -231,7 +283,9 @@ class KafkaTopic(pulumi.dynamic.Resource, module="kafka", name="Topic"):
         :param replication_factor: changing it replaces the topic (same rule).
         :param config: topic config overrides (`retention.ms`, `cleanup.policy`, ...), applied in place;
             a key removed from here goes back to the broker default.
-        :param allow_data_loss: let changes that recreate the topic through.
+        :param allow_data_loss: let changes through that recreate the topic or lower its retention.
+        :param adopt_existing: take over a topic that exists already with its records (one that an
+            earlier destroy of the stack kept) instead of refusing it.
         :param admin_config: extra librdkafka settings for the admin client (SASL/TLS); kept secret.
         :param timeout: seconds each admin request may take.
         """
@@ -242,6 +296,7 @@ class KafkaTopic(pulumi.dynamic.Resource, module="kafka", name="Topic"):
             "replication_factor": replication_factor,
             "config": config or {},
             "allow_data_loss": allow_data_loss,
+            "adopt_existing": adopt_existing,
             "admin_config": pulumi.Output.secret(admin_config) if admin_config else None,
             "timeout": timeout,
         }

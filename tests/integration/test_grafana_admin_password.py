@@ -12,6 +12,7 @@ import pytest
 from components.clients._http import RetryPolicy
 from components.clients.grafana import GrafanaClient
 from components.errors import RequestRejected, ServiceUnavailable
+from components.resources.grafana_admin import GrafanaAdminPasswordProvider
 from tests.support.grafana_api import GrafanaStandIn
 from tests.support.processes import free_port
 
@@ -60,3 +61,25 @@ def test_grafana_down_is_named_with_its_url():
     with pytest.raises(ServiceUnavailable) as caught:
         GrafanaClient(url, RetryPolicy(deadline=1, request_timeout=1)).change_admin_password("admin", OLD, NEW)
     assert caught.value.context["service"] == "Grafana" and caught.value.context["url"] == f"{url}/api/user"
+
+
+def test_the_resource_checks_at_create_and_changes_on_update(grafana):
+    provider = GrafanaAdminPasswordProvider()
+    olds = provider.check({}, {"url": grafana.url, "user": "admin", "password": OLD}).inputs
+    created = provider.create(olds)
+    assert created.id == "grafana-admin-admin"
+    assert [e.method for e in grafana.exchanges] == ["GET"], "create only checks: Grafana started with it"
+
+    news = provider.check(olds, {**olds, "password": NEW}).inputs
+    assert provider.diff(created.id, olds, news).changes is True
+    provider.update(created.id, olds, news)
+    assert grafana.passwords["admin"] == NEW
+    assert provider.diff(created.id, news, news).changes is False
+
+
+def test_the_resource_refuses_to_start_on_a_grafana_that_kept_another_password(grafana):
+    grafana.passwords["admin"] = "kept-from-an-earlier-database"
+    provider = GrafanaAdminPasswordProvider()
+    with pytest.raises(RequestRejected) as caught:
+        provider.create(provider.check({}, {"url": grafana.url, "user": "admin", "password": NEW}).inputs)
+    assert "reset-admin-password" in caught.value.context["hint"]

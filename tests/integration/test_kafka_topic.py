@@ -11,6 +11,7 @@ from components.resources.topic import KafkaTopicProvider
 from tests.integration.helpers import read_topic, unique
 
 WEEK_MS = str(7 * 24 * 3600 * 1000)
+TWO_WEEKS_MS = str(14 * 24 * 3600 * 1000)
 
 
 def inputs(kafka, topic, partitions=3, config=None, **extra):
@@ -41,14 +42,14 @@ def test_topic_is_created_then_changed_in_place_without_losing_records(kafka):
     assert created.outs["config"] == {"retention.ms": WEEK_MS, "cleanup.policy": "delete"}
     produce(kafka, name, [b"kept-1", b"kept-2"])
 
-    wanted = checked(provider, inputs(kafka, name), inputs(kafka, name, partitions=5, config={"retention.ms": "3600000"}))
+    wanted = checked(provider, inputs(kafka, name), inputs(kafka, name, partitions=5, config={"retention.ms": TWO_WEEKS_MS}))
     diff = provider.diff(name, created.outs, wanted)
     assert diff.changes is True and diff.replaces == []
     updated = provider.update(name, created.outs, wanted)
 
     live = admin.describe(name)
-    assert (live.partitions, live.config) == (5, {"retention.ms": "3600000"})  # cleanup.policy back to default
-    assert updated.outs["partitions"] == 5 and updated.outs["config"] == {"retention.ms": "3600000"}
+    assert (live.partitions, live.config) == (5, {"retention.ms": TWO_WEEKS_MS})  # cleanup.policy back to default
+    assert updated.outs["partitions"] == 5 and updated.outs["config"] == {"retention.ms": TWO_WEEKS_MS}
     assert sorted(v for _, v, _, _ in read_topic(kafka.bootstrap, name)) == [b"kept-1", b"kept-2"]
     assert provider.diff(name, updated.outs, wanted).changes is False
 
@@ -125,6 +126,40 @@ def test_a_topic_deleted_outside_pulumi_reads_as_gone(kafka):
     assert admin.delete(name) is True
     assert provider.read(name, created.outs).id == ""
     provider.delete(name, created.outs)  # already gone: nothing to do, no error
+
+
+def test_a_lower_retention_is_refused_at_preview_unless_data_loss_is_allowed(kafka):
+    provider, name = KafkaTopicProvider(), unique("retention")
+    olds, news = inputs(kafka, name), inputs(kafka, name, config={"retention.ms": "3600000", "cleanup.policy": "delete"})
+    result = provider.check(olds, news)
+    assert [(f.property, "retention.ms lowered from " + WEEK_MS + " to 3600000" in f.reason) for f in result.failures] \
+        == [("config", True)]
+    assert provider.check(olds, {**news, "allow_data_loss": True}).failures == []
+    assert provider.check(olds, inputs(kafka, name, config={"retention.ms": TWO_WEEKS_MS})).failures == [], "raising is fine"
+
+
+def test_a_kept_topic_is_taken_over_with_its_records(kafka):
+    """The stack's destroy kept the topic (dropDataOnDestroy false): the next up adopts it."""
+    provider, admin, name = KafkaTopicProvider(), KafkaAdmin(kafka.bootstrap), unique("kept")
+    admin.create(TopicSpec(name, 2, 1, {"retention.ms": WEEK_MS}))
+    produce(kafka, name, [b"before-destroy-1", b"before-destroy-2"])
+
+    created = provider.create(checked(provider, {}, inputs(kafka, name, adopt_existing=True)))
+
+    assert created.id == name and created.outs["partitions"] == 3
+    assert admin.describe(name).config == {"retention.ms": WEEK_MS, "cleanup.policy": "delete"}
+    assert sorted(v for _, v, _, _ in read_topic(kafka.bootstrap, name)) == [b"before-destroy-1", b"before-destroy-2"]
+    admin.delete(name)
+
+
+def test_taking_over_a_kept_topic_that_would_lose_data_is_refused(kafka):
+    provider, admin, name = KafkaTopicProvider(), KafkaAdmin(kafka.bootstrap), unique("kept-bigger")
+    admin.create(TopicSpec(name, 6, 1, {"retention.ms": TWO_WEEKS_MS}))
+    with pytest.raises(DataLossRefused) as caught:
+        provider.create(checked(provider, {}, inputs(kafka, name, adopt_existing=True)))
+    assert "cannot remove partitions" in str(caught.value) and "retention.ms lowered" in str(caught.value)
+    assert admin.describe(name).partitions == 6, "nothing changed"
+    admin.delete(name)
 
 
 def test_an_existing_topic_is_not_taken_over(kafka):

@@ -108,6 +108,8 @@ BAD_CONFIGS += [
     ({"kubernetes": {"namespace": "analytics"}}, "clickstreamer:kubernetes", "kubernetes platform only"),
     ({"clickhouse": {"dropDataOnDestroy": True}}, "clickstreamer:clickhouse.dropDataOnDestroy",
      "moved: set clickstreamer:dropDataOnDestroy instead"),
+    ({"kafka": {"allowTopicDataLoss": True}}, "clickstreamer:kafka.allowTopicDataLoss",
+     "moved: set clickstreamer:allowDataLoss instead"),
 ]
 
 # The website collector (issue 17).

@@ -301,7 +301,7 @@ def test_flink_job_is_submitted_with_its_code_hash_and_endpoints(program):
     assert pairs["--schema-registry-url"] == "http://schema-registry:8081"
     assert job.inputs["job_path"].startswith("/opt/flink/usrlib/clickstream/")
     assert pairs["--parallelism"] == "2" and pairs["--checkpoint-interval"] == "10"
-    assert "parallelism" not in job.inputs, "the job owns its parallelism"
+    assert "parallelism" not in job.inputs, "the job sets its parallelism itself, from its arguments"
 
 
 def test_flink_image_context_excludes_the_mounted_job_code():
@@ -358,6 +358,17 @@ def test_destroy_keeps_every_data_volume_and_the_database_unless_asked(drop):
         assert volume.retain_on_delete is (not drop), volume.name
         assert volume.ignore_changes == ["name"], f"{volume.name}: a volume with a generated name must not be replaced"
     assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop
+    for topic in rec.of_type("pulumi-python:dynamic/kafka:Topic"):
+        assert topic.retain_on_delete is (not drop), f"{topic.name}: its records are on the kept volume"
+        assert topic.inputs["adopt_existing"] is (not drop), f"{topic.name}: the next up takes the kept topic over"
+
+
+def test_a_changed_grafana_admin_password_reaches_the_running_grafana(program):
+    resource = program.named("clickstream-grafana-admin")
+    assert resource.type == "pulumi-python:dynamic/grafana:AdminPassword"
+    assert "password" in resource.secret_paths() and "password" in resource.additional_secret_outputs
+    assert resource.inputs["url"] == program.stack_outputs["grafanaUrl"] and resource.inputs["user"] == "admin"
+    assert program.depends_on("clickstream-grafana-admin", "clickstream-grafana-server")
 
 
 # --- the website collector -------------------------------------------------------------------------

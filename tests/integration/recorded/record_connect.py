@@ -22,8 +22,8 @@ kafka-connect-datagen v0.6.5 (the version images/connect installs):
   `ConnectException("Stopping connector: generated the configured %d number of messages")`
   (the same frame appears in a real trace quoted in vdesabou/kafka-docker-playground#7288), above
   the worker frames of the task that failed in `poll()` in part 1.
-Converters: the seed uses io.confluent.connect.avro.AvroConverter, present in cp-kafka-connect but
-not on this worker's classpath, so part 1 validates with JsonConverter and part 2 writes the seed's
+Converters: the stack's connector uses io.confluent.connect.avro.AvroConverter, present in cp-kafka-connect but
+not on this worker's classpath, so part 1 validates with JsonConverter and part 2 writes the stack's
 converter class names into those entries' values.
 """
 from __future__ import annotations
