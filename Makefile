@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 PASSPHRASE_FILE := $(STATE_DIR)/passphrase
 
-.PHONY: help up down preview test test-unit test-schema test-grafana test-integration test-flink-job test-e2e \
+.PHONY: help up down preview test test-unit test-schema test-grafana test-integration test-flink-job test-e2e test-collector \
         test-dates test-shifted venv venv-flink jars pulumi-cli system-packages bench clean
 
 help:
@@ -33,7 +33,7 @@ help:
 	@echo "make bench   - run the benchmarks in bench/"
 
 # ---------------------------------------------------------------- environments
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt collector/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --cache-dir $(PIP_CACHE) --upgrade pip
 	$(VENV)/bin/pip install -q --cache-dir $(PIP_CACHE) -r requirements-dev.txt
@@ -94,7 +94,7 @@ down: venv $(PASSPHRASE_FILE)
 
 # ---------------------------------------------------------------- tests
 test: venv venv-flink jars pulumi-cli system-packages
-	$(MAKE) --no-print-directory test-unit test-schema test-grafana test-flink-job test-integration test-e2e test-dates
+	$(MAKE) --no-print-directory test-unit test-schema test-grafana test-flink-job test-integration test-collector test-e2e test-dates
 
 test-unit: venv
 	PYTHONPATH=$(REPO) $(VENV)/bin/python -m pytest tests/unit -q $(PYTEST_ARGS)
@@ -110,6 +110,11 @@ test-flink-job: venv-flink jars
 
 test-integration: venv venv-flink jars
 	PYTHONPATH=$(REPO) $(VENV)/bin/python -m pytest tests/integration -q $(PYTEST_ARGS)
+
+# The website collector against a real Kafka broker and the registry stand-in, the tracker in
+# Debian's headless Chromium (system-packages), and a broker killed under load.
+test-collector: venv jars system-packages
+	PYTHONPATH=$(REPO) $(VENV)/bin/python -m pytest tests/collector -q $(PYTEST_ARGS)
 
 test-e2e: venv
 	PYTHONPATH=$(REPO) $(VENV)/bin/python -m pytest tests/e2e -q -rs $(PYTEST_ARGS)
@@ -137,9 +142,10 @@ test-shifted: venv venv-flink jars system-packages
 	PYTHONPATH=$(REPO) CLICKSTREAMER_CLOCK_SHIFT=$(SHIFT) $(FLINK_VENV)/bin/python -m pytest tests/flink_job -q $(PYTEST_ARGS)
 	PYTHONPATH=$(REPO) CLICKSTREAMER_CLOCK_SHIFT=$(SHIFT) $(VENV)/bin/python -m pytest tests/integration -q $(PYTEST_ARGS)
 
-bench: venv venv-flink jars
+bench: venv venv-flink jars system-packages
 	PYTHONPATH=$(REPO) $(VENV)/bin/python bench/clickhouse_queries.py
 	PYTHONPATH=$(REPO) $(FLINK_VENV)/bin/python bench/flink_throughput.py
+	PYTHONPATH=$(REPO) $(VENV)/bin/python bench/collector_load.py
 
 clean:
 	rm -rf $(VENV) $(FLINK_VENV) $(CACHE)

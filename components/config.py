@@ -69,6 +69,7 @@ class Images:
     clickhouse: str = "clickhouse/clickhouse-server:24.7.3"
     grafana_base: str = "grafana/grafana:11.1.1"  # the ClickHouse plugin is baked on top
     grafana_clickhouse_plugin: str = "4.14.1"  # newest that loads on Grafana 11.1.1
+    collector_base: str = "python:3.11.11-slim-bookworm"  # the website collector is installed on top
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,16 @@ class Ports:
     clickhouse_http: int = 8123
     clickhouse_native: int = 0  # 0: not published (nothing of the stack uses it; clickhouse-client does)
     grafana: int = 3000
+    collector: int = 8090  # the website collector: events, the tracker script, the demo site
 
 
 # Services that may be published beyond the host (`expose.services`), and whether anything
 # authenticates a caller in front of them. The admin APIs `pulumi up` itself uses (Kafka, Connect,
 # Flink REST: job submission is code execution, ClickHouse HTTP) stay on `bindAddress` always.
-EXPOSABLE = {"grafana": "authenticated", "schemaRegistry": "unauthenticated", "clickhouseNative": "authenticated"}
+# The collector is public by design: browsers of every visitor call it, and it takes nothing but
+# validated, rate-limited events for the configured sites.
+EXPOSABLE = {"grafana": "authenticated", "schemaRegistry": "unauthenticated", "clickhouseNative": "authenticated",
+             "collector": "public"}
 ADMIN_APIS = ("kafka", "connect", "flinkUi", "clickhouseHttp")
 
 
@@ -97,7 +102,7 @@ class ExposeSettings:
     """What is reachable beyond this host (Docker platform). Nothing unless asked."""
 
     address: str = ""  # host address exposed services are published on (e.g. 0.0.0.0); empty: none
-    services: str = ""  # comma-separated, of: grafana, schemaRegistry, clickhouseNative
+    services: str = ""  # comma-separated, of: grafana, schemaRegistry, clickhouseNative, collector
     acknowledge_unauthenticated: bool = False  # true: expose a service no one authenticates callers of
 
     @property
@@ -152,6 +157,24 @@ class GrafanaSettings:
 
 
 @dataclass(frozen=True)
+class CollectorSettings:
+    """The website side (collector/): HTTP events in, Avro pageviews v2 out."""
+
+    enabled: bool = True  # false: no collector, tracker or demo site
+    sites: str = "localhost,127.0.0.1"  # comma-separated host names whose pages may send events (subdomains too)
+    trusted_proxies: str = ""  # comma-separated IPs/CIDRs whose X-Forwarded-For is believed; empty: none
+    queue_size: int = 100000  # events waiting for Kafka; past it, requests get 503 + Retry-After
+    rate_per_second: int = 20  # requests per second per client IP (429 past it)
+    rate_burst: int = 100  # requests one client may send at once
+    linger_ms: int = 5  # producer batching delay
+    delivery_timeout_seconds: int = 300  # how long an accepted event is retried while Kafka is away
+    max_clock_skew_seconds: int = 3600  # bound of the client's (sent - created) correction of event time
+    script_name: str = "cs.js"  # the tracker is served at /<scriptName>
+    endpoint_path: str = "/api/event"  # where the tracker POSTs events
+    demo_site: bool = True  # serve the demo site at /demo/
+
+
+@dataclass(frozen=True)
 class RetentionSettings:
     raw_events_days: int = 7  # ClickHouse TTL on raw events; rollups are kept
 
@@ -196,6 +219,10 @@ class KubernetesSettings:
     flink_state_dir: str = ""  # s3://, gs://, abfss://... for checkpoints/savepoints; empty: a shared PVC
     flink_storage_access_mode: str = "ReadWriteMany"  # of that PVC; ReadWriteOnce only on one-node clusters
     flink_job_state: str = "running"  # `suspended` stops the job with a savepoint (do it before destroy)
+    collector_image: str = ""  # image built from images/collector; empty: no collector on kubernetes
+    collector_replicas: int = 1  # more scale out; each has its own queue, rate limits and visitor-id salt
+    collector_cpu: str = "250m"
+    collector_memory: str = "256Mi"
 
 
 @dataclass(frozen=True)
@@ -214,6 +241,7 @@ class PipelineConfig:
     clickhouse: ClickHouseSettings = field(default_factory=ClickHouseSettings)
     grafana: GrafanaSettings = field(default_factory=GrafanaSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    collector: CollectorSettings = field(default_factory=CollectorSettings)
     expose: ExposeSettings = field(default_factory=ExposeSettings)
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
@@ -242,6 +270,7 @@ _SECTIONS: dict[str, tuple[str, Optional[type]]] = {
     "clickhouse": ("clickhouse", ClickHouseSettings),
     "grafana": ("grafana", GrafanaSettings),
     "retention": ("retention", RetentionSettings),
+    "collector": ("collector", CollectorSettings),
     "expose": ("expose", ExposeSettings),
     "kubernetes": ("kubernetes", KubernetesSettings),
 }
@@ -568,6 +597,7 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
         p.add("grafana.adminUser", cfg.grafana.admin_user, "must be 1-64 of [A-Za-z0-9._@-]")
 
     _check_range(p, "retention.rawEventsDays", cfg.retention.raw_events_days, 1, 3650)
+    _validate_collector(cfg.collector, p)
 
     if cfg.platform == "kubernetes":
         kc = cfg.kubernetes
@@ -592,6 +622,46 @@ def _validate(cfg: PipelineConfig, p: _Problems) -> None:
             p.add("kubernetes.connectImage", kc.connect_image,
                   "set a prebuilt Connect image with datagen, or kubernetes.connectBuildRegistry for Strimzi to build one")
         _validate_kubernetes(kc, cfg, p)
+
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_URL_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_SCRIPT_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}\.js$")
+# Paths the collector serves itself: the endpoint and the script must not shadow them.
+COLLECTOR_RESERVED_PATHS = ("/healthz", "/readyz", "/metrics", "/demo")
+
+
+def _validate_collector(c: CollectorSettings, p: _Problems) -> None:
+    sites = [s.strip() for s in c.sites.split(",")]
+    if not any(sites):
+        p.add("collector.sites", c.sites, "must name at least one host name, e.g. example.com,localhost")
+    for site in filter(None, sites):
+        if not _HOSTNAME.fullmatch(site):
+            p.add("collector.sites", c.sites, f"{site!r} is not a lower-case host name; give comma-separated host "
+                                              "names such as example.com (subdomains are included)")
+            break
+    for proxy in filter(None, (x.strip() for x in c.trusted_proxies.split(","))):
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            p.add("collector.trustedProxies", c.trusted_proxies,
+                  f"{proxy!r} is not an IP address or CIDR; give comma-separated ones such as 10.0.0.0/8")
+            break
+    _check_range(p, "collector.queueSize", c.queue_size, 100, 10_000_000)
+    _check_range(p, "collector.ratePerSecond", c.rate_per_second, 1, 100_000)
+    _check_range(p, "collector.rateBurst", c.rate_burst, 1, 1_000_000)
+    _check_range(p, "collector.lingerMs", c.linger_ms, 0, 1000)
+    _check_range(p, "collector.deliveryTimeoutSeconds", c.delivery_timeout_seconds, 10, 86_400)
+    _check_range(p, "collector.maxClockSkewSeconds", c.max_clock_skew_seconds, 0, 7 * 86_400)
+    if not _SCRIPT_NAME.fullmatch(c.script_name):
+        p.add("collector.scriptName", c.script_name, "must be a file name ending in .js, of [A-Za-z0-9._-] "
+                                                     "(a neutral one such as cs.js is not blocked by ad blockers)")
+    if not _URL_PATH.fullmatch(c.endpoint_path):
+        p.add("collector.endpointPath", c.endpoint_path, "must be an absolute URL path such as /api/event")
+    elif any(c.endpoint_path == r or c.endpoint_path.startswith(r + "/") for r in COLLECTOR_RESERVED_PATHS) \
+            or c.endpoint_path == f"/{c.script_name}":
+        p.add("collector.endpointPath", c.endpoint_path,
+              f"must not be the script's path or one of {', '.join(COLLECTOR_RESERVED_PATHS)}")
 
 
 _CPU = re.compile(r"^(?:[1-9][0-9]*m|[0-9]+(?:\.[0-9]{1,3})?)$")
@@ -623,7 +693,8 @@ def _validate_kubernetes(kc: KubernetesSettings, cfg: PipelineConfig, p: _Proble
         p.add("kubernetes.kafkaControllerStorageSize", kc.kafka_controller_storage_size, "must be a quantity such as 5Gi")
     for name in ("schema_registry_replicas", "connect_replicas"):
         _check_range(p, f"kubernetes.{_camel(name)}", getattr(kc, name), 1, 20)
-    for service in ("kafka", "schema_registry", "connect", "clickhouse", "grafana", "flink_jobmanager", "flink_taskmanager"):
+    for service in ("kafka", "schema_registry", "connect", "clickhouse", "grafana", "flink_jobmanager", "flink_taskmanager",
+                    "collector"):
         cpu = getattr(kc, f"{service}_cpu")
         if not _CPU.fullmatch(cpu) or cpu.rstrip("m").strip("0.") == "":
             p.add(f"kubernetes.{_camel(service)}Cpu", cpu, "must be a CPU quantity above 0 such as 500m or 2")
@@ -634,6 +705,14 @@ def _validate_kubernetes(kc: KubernetesSettings, cfg: PipelineConfig, p: _Proble
         elif not _K8S_MEMORY_MB[0] <= _mebibytes(memory) <= _K8S_MEMORY_MB[1]:
             p.add(f"kubernetes.{_camel(service)}Memory", memory,
                   f"must be between {_K8S_MEMORY_MB[0]}Mi and {_K8S_MEMORY_MB[1] // 1024}Gi")
+    if not _K8S_MEMORY.fullmatch(kc.collector_memory):
+        p.add("kubernetes.collectorMemory", kc.collector_memory, "must be a memory quantity such as 256Mi")
+    elif not 128 <= _mebibytes(kc.collector_memory) <= 16 * 1024:
+        p.add("kubernetes.collectorMemory", kc.collector_memory, "must be between 128Mi (Python, librdkafka and "
+                                                                 "the queue) and 16Gi")
+    _check_range(p, "kubernetes.collectorReplicas", kc.collector_replicas, 1, 100)
+    if kc.collector_image:
+        _check_image(p, "kubernetes.collectorImage", kc.collector_image)
     if _K8S_MEMORY.fullmatch(kc.kafka_memory) and re.fullmatch(r"[1-9][0-9]*[mg]", cfg.kafka.heap) \
             and _mebibytes(kc.kafka_memory) < _mebibytes(cfg.kafka.heap) + 512:
         p.add("kubernetes.kafkaMemory", kc.kafka_memory,

@@ -33,6 +33,7 @@ SCHEMA_REGISTRY_PORT = 8081
 CLICKHOUSE_HTTP_PORT = 8123
 CLICKHOUSE_NATIVE_PORT = 9000
 GRAFANA_PORT = 3000
+COLLECTOR_PORT = 8090
 
 # --- paths inside the containers: both platforms mount the same files at the same places ----------
 
@@ -190,11 +191,52 @@ def grafana_environment(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, 
     }
 
 
+def pageviews_subject(cfg: PipelineConfig) -> str:
+    """The Schema Registry subject of the pageviews values (TopicNameStrategy)."""
+    return f"{cfg.kafka.pageviews_topic}-value"
+
+
+def pageviews_schema() -> tuple[str, str]:
+    """(schema text, compatibility level) the stack registers for the pageviews subject: v2, which
+    the collector writes beside datagen's v1 (collector/schemas/)."""
+    from collector.schemas import COMPATIBILITY, schema_text
+
+    return schema_text(), COMPATIBILITY
+
+
+def collector_environment(cfg: PipelineConfig, endpoints: Endpoints) -> dict[str, str]:
+    """The collector's COLLECTOR_* environment (collector/settings.py reads every one of them)."""
+    c = cfg.collector
+    return {
+        "COLLECTOR_LISTEN_HOST": "0.0.0.0",
+        "COLLECTOR_LISTEN_PORT": str(COLLECTOR_PORT),
+        "COLLECTOR_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
+        "COLLECTOR_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
+        "COLLECTOR_TOPIC": cfg.kafka.pageviews_topic,
+        "COLLECTOR_SITES": c.sites,
+        "COLLECTOR_TRUSTED_PROXIES": c.trusted_proxies,
+        "COLLECTOR_QUEUE_SIZE": str(c.queue_size),
+        "COLLECTOR_RATE_PER_SECOND": str(c.rate_per_second),
+        "COLLECTOR_RATE_BURST": str(c.rate_burst),
+        "COLLECTOR_LINGER_MS": str(c.linger_ms),
+        "COLLECTOR_DELIVERY_TIMEOUT_SECONDS": str(c.delivery_timeout_seconds),
+        "COLLECTOR_MAX_CLOCK_SKEW_SECONDS": str(c.max_clock_skew_seconds),
+        "COLLECTOR_SCRIPT_NAME": c.script_name,
+        "COLLECTOR_ENDPOINT_PATH": c.endpoint_path,
+        "COLLECTOR_DEMO_SITE": "true" if c.demo_site else "false",
+    }
+
+
+def collector_urls(cfg: PipelineConfig, base_url: str) -> tuple[str, str]:
+    """(collector URL, demo site URL) of a collector at `base_url`; the demo's is empty when off."""
+    return base_url, (f"{base_url}/demo/" if cfg.collector.demo_site else "")
+
+
 # --- stack outputs -------------------------------------------------------------------------------
 
 OUTPUT_KEYS = (
     "grafanaUrl", "flinkUrl", "connectUrl", "schemaRegistryUrl", "clickhouseUrl", "kafkaBootstrap",
-    "schemaVersion", "flinkJobId", "flinkLastSavepoint", "exposed",
+    "schemaVersion", "flinkJobId", "flinkLastSavepoint", "exposed", "collectorUrl", "demoSiteUrl",
     "grafanaAdminUser", "grafanaAdminPassword", "clickhouseUser", "clickhousePassword",
     "clickhouseReaderUser", "clickhouseReaderPassword",
 )
@@ -214,6 +256,8 @@ class ServiceOutputs:
     flink_job_id: Any
     flink_last_savepoint: Any
     exposed: Any  # service -> where it is reachable beyond the host / the namespace ({}: nothing)
+    collector_url: Any = ""  # empty: the website side is not deployed
+    demo_site_url: Any = ""
 
 
 def stack_outputs(cfg: PipelineConfig, services: ServiceOutputs, passwords: Any) -> dict[str, Any]:
@@ -229,6 +273,8 @@ def stack_outputs(cfg: PipelineConfig, services: ServiceOutputs, passwords: Any)
         "flinkJobId": services.flink_job_id,
         "flinkLastSavepoint": services.flink_last_savepoint,
         "exposed": services.exposed,
+        "collectorUrl": services.collector_url,
+        "demoSiteUrl": services.demo_site_url,
         "grafanaAdminUser": cfg.grafana.admin_user,
         "grafanaAdminPassword": passwords.grafana,
         "clickhouseUser": cfg.clickhouse.user,

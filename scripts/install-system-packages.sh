@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests need beyond the machine's toolchains, installed when missing:
 #   faketime  libfaketime, for the date-independence runs (README, "Testing").
+#   chromium  headless, drives the demo site through the tracker (tests/collector).
+#   wrk       HTTP load for the collector benchmark (bench/collector_load.py).
 # Needs root and apt (as on our machines and CI); elsewhere it names what to install and stops.
 set -euo pipefail
 
-packages=(faketime)
+packages=(faketime chromium wrk)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -5,7 +5,8 @@ wiring one component per service in dependency order:
              │         └─ Topics ─────────┘                              │
              ├─ ClickHouse ── SchemaMigrations ──────────────────────────┤
              ├─ Flink(JobManager, TaskManagers) ── FlinkJob ◄────────────┘
-             └─ Grafana (needs SchemaMigrations)
+             ├─ Grafana (needs SchemaMigrations)
+             └─ Collector (needs the pageviews topic; registers pageviews v2 first)
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .. import spec
 from ..config import PipelineConfig
 from ..secrets import PipelineSecrets, ensure_passwords
 from .clickhouse import INTERNAL_HOST as CLICKHOUSE_HOST, ClickHouse, ClickHouseArgs
+from .collector import Collector, CollectorArgs
 from .common import DockerPlacement
 from .connect import Connect, ConnectArgs
 from .flink import Flink, FlinkArgs
@@ -42,6 +44,8 @@ class ClickstreamPipeline(pulumi.ComponentResource):
     clickhouse: ClickHouse
     flink: Flink
     grafana: Grafana
+    collector: Optional[Collector]
+    """None when collector.enabled is false."""
     outputs: dict[str, pulumi.Input]
     """Stack outputs, keyed by components.spec.OUTPUT_KEYS."""
 
@@ -108,15 +112,29 @@ class ClickstreamPipeline(pulumi.ComponentResource):
             depends_on=(self.clickhouse.migrations,),
         ), opts=child)
 
+        self.collector = None
+        collector_url = demo_site_url = ""
+        if cfg.collector.enabled:
+            schema, compatibility = spec.pageviews_schema()
+            self.collector = Collector(f"{name}-collector", CollectorArgs(
+                placement=placement, base_image=cfg.images.collector_base, host_port=cfg.ports.collector,
+                environment=spec.collector_environment(cfg, ENDPOINTS), registry_url=self.schema_registry.url,
+                subject=spec.pageviews_subject(cfg), schema=schema, compatibility=compatibility,
+                depends_on=(self.schema_registry.container, self.kafka.pageviews),
+            ), opts=child)
+            collector_url, demo_site_url = spec.collector_urls(cfg, self.collector.url)
+
         self.outputs = spec.stack_outputs(cfg, spec.ServiceOutputs(
             grafana_url=self.grafana.url, flink_url=self.flink.url, connect_url=self.connect.url,
             schema_registry_url=self.schema_registry.url, clickhouse_url=self.clickhouse.url,
             kafka_bootstrap=self.kafka.host_bootstrap, schema_version=self.clickhouse.migrations.version,
             flink_job_id=self.flink.job.job_id, flink_last_savepoint=self.flink.job.last_savepoint,
+            collector_url=collector_url, demo_site_url=demo_site_url,
             exposed={service: where for service, where in (
                 ("grafana", placement.exposure("grafana", cfg.ports.grafana)),
                 ("schemaRegistry", placement.exposure("schemaRegistry", cfg.ports.schema_registry)),
                 ("clickhouseNative", placement.exposure("clickhouseNative", cfg.ports.clickhouse_native)),
+                ("collector", placement.exposure("collector", cfg.ports.collector) if self.collector else None),
             ) if where},
         ), passwords)
         self.register_outputs(self.outputs)

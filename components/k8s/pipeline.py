@@ -7,6 +7,7 @@ rather than hand-written replicas:
                                                                        ├─ ClickHouseInstallation ── SchemaMigrations ─┤
                                                                        └─ FlinkDeployment ◄── topics, connector, schema, migrations
     Grafana (Helm) ◄── SchemaMigrations
+    Collector (Deployment + Service; registers pageviews v2 in its init container) ◄── SchemaRegistry, topic
 
 The same typed config, the same secrets (components/secrets.py) and the same stack outputs
 (components/spec.py `stack_outputs`) as on Docker; URLs are in-cluster Service addresses
@@ -23,6 +24,7 @@ from .. import spec
 from ..config import PipelineConfig
 from ..secrets import PipelineSecrets, ensure_passwords
 from .clickhouse import POD_LABELS as CLICKHOUSE_PODS, SERVICE_NAME as CLICKHOUSE_SERVICE, ClickHouseArgs, KubernetesClickHouse
+from .collector import CollectorArgs, KubernetesCollector
 from .common import K8sPlacement
 from .connect import ConnectArgs, StrimziConnect
 from .flink import FlinkArgs, KubernetesFlink
@@ -49,6 +51,8 @@ class KubernetesPipeline(pulumi.ComponentResource):
     clickhouse: KubernetesClickHouse
     flink: KubernetesFlink
     grafana: KubernetesGrafana
+    collector: Optional[KubernetesCollector]
+    """None unless collector.enabled and kubernetes.collectorImage is set."""
     outputs: dict[str, pulumi.Input]
     """Stack outputs, keyed by components.spec.OUTPUT_KEYS."""
 
@@ -155,11 +159,24 @@ class KubernetesPipeline(pulumi.ComponentResource):
             cpu=kc.grafana_cpu, memory=kc.grafana_memory, depends_on=(self.clickhouse.migrations,),
         ), opts=child)
 
+        self.collector = None
+        collector_url = demo_site_url = ""
+        if cfg.collector.enabled and kc.collector_image:
+            self.collector = KubernetesCollector(f"{name}-collector", CollectorArgs(
+                placement=placement, image=kc.collector_image,
+                environment=spec.collector_environment(cfg, endpoints),
+                registry_url=endpoints.schema_registry_url, subject=spec.pageviews_subject(cfg),
+                replicas=kc.collector_replicas, cpu=kc.collector_cpu, memory=kc.collector_memory,
+                depends_on=(self.kafka.pageviews, self.schema_registry.deployment, self.schema_registry.service),
+            ), opts=child)
+            collector_url, demo_site_url = spec.collector_urls(cfg, self.collector.url)
+
         self.outputs = spec.stack_outputs(cfg, spec.ServiceOutputs(
             grafana_url=self.grafana.url, flink_url=self.flink.url, connect_url=self.connect.url,
             schema_registry_url=self.schema_registry.url, clickhouse_url=self.clickhouse.url,
             kafka_bootstrap=self.kafka.bootstrap, schema_version=self.clickhouse.migrations.version,
             flink_job_id=self.flink.job_id, flink_last_savepoint=self.flink.last_savepoint,
+            collector_url=collector_url, demo_site_url=demo_site_url,
             # The LoadBalancer the migrations reach ClickHouse through is reachable beyond the cluster.
             exposed=self.clickhouse.migrations_url.apply(lambda url: {"clickhouseHttp": url})
             if self.clickhouse.external else {},

@@ -148,6 +148,8 @@ def test_stack_end_to_end(e2e, project_copy):
     assert _get(f"{out['connectUrl']}/connectors")[0] == 200
     assert _get(f"{out['schemaRegistryUrl']}/subjects")[0] == 200
     assert _get(f"{out['clickhouseUrl']}/ping")[0] == 200
+    assert _get(f"{out['collectorUrl']}/readyz")[0] == 200
+    assert _get(out["demoSiteUrl"])[0] == 200 and _get(f"{out['collectorUrl']}/cs.js")[0] == 200
     assert out["flinkJobId"] and out["schemaVersion"]
 
     host, port = out["clickhouseUrl"].removeprefix("http://").split(":")

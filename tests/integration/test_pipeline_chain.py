@@ -67,8 +67,7 @@ class Chain:
 
 def run_job(chain_client: FlinkClient, args: list[str], group_id: str) -> None:
     """The job as the pipeline submits it, bounded so that it finishes and every window fires."""
-    job_id = chain_client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"),
-                                        [*args, "--group-id", group_id], parallelism=1)
+    job_id = chain_client.submit_python(str(REPO_ROOT / "flink_job" / "job.py"), [*args, "--group-id", group_id])
     assert chain_client.wait_state(job_id, ["FINISHED"], timeout=240).state == "FINISHED"
 
 

@@ -67,6 +67,7 @@ class KafkaBroker:
     cluster_id: str
     service: Service
     overrides: dict = field(default_factory=dict)
+    _command: list = field(default_factory=list, repr=False)  # what restart() runs again
 
     @property
     def bootstrap(self) -> str:
@@ -113,8 +114,24 @@ class KafkaBroker:
         log = workdir / "broker.log"
         service = Service("kafka broker", [*jvm, "kafka.Kafka", str(config)], log)
         broker = cls(workdir, port, controller_port, cluster_id, service, props)
+        broker._command = [*jvm, "kafka.Kafka", str(config)]
         broker.wait_ready(timeout)
         return broker
+
+    def restart(self, timeout: float = 60) -> None:
+        """Start the broker again after stop() or kill(): same ports, same data."""
+        assert not self.service.alive(), "the broker is still running"
+        log = self.workdir / "broker.log"
+        offset = log.stat().st_size if log.exists() else 0
+        self.service = Service("kafka broker", self._command, log)
+
+        def started() -> bool:
+            self.service.assert_alive()
+            with open(log, errors="replace") as f:
+                f.seek(offset)
+                return "Kafka Server started" in f.read()
+
+        wait_for(f"Kafka broker restarted on {self.bootstrap}", started, timeout, hint=f"log: {log}")
 
     def wait_ready(self, timeout: float = 60) -> None:
         def started() -> bool:

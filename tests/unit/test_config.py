@@ -112,6 +112,28 @@ BAD_CONFIGS += [
      "moved: set clickstreamer:allowDataLoss instead"),
 ]
 
+# The website collector (issue 17).
+BAD_CONFIGS += [
+    ({"collector": {"sites": ""}}, "clickstreamer:collector.sites", "at least one host name"),
+    ({"collector": {"sites": "https://example.com"}}, "clickstreamer:collector.sites", "not a lower-case host name"),
+    ({"collector": {"trustedProxies": "10.0.0.0/33"}}, "clickstreamer:collector.trustedProxies", "IP address or CIDR"),
+    ({"collector": {"queueSize": 10}}, "clickstreamer:collector.queueSize", "between 100 and 10000000"),
+    ({"collector": {"ratePerSecond": 0}}, "clickstreamer:collector.ratePerSecond", "between 1 and 100000"),
+    ({"collector": {"deliveryTimeoutSeconds": 1}}, "clickstreamer:collector.deliveryTimeoutSeconds", "between 10"),
+    ({"collector": {"scriptName": "../x.js"}}, "clickstreamer:collector.scriptName", "ending in .js"),
+    ({"collector": {"endpointPath": "api/event"}}, "clickstreamer:collector.endpointPath", "absolute URL path"),
+    ({"collector": {"endpointPath": "/metrics"}}, "clickstreamer:collector.endpointPath", "/healthz, /readyz"),
+    ({"collector": {"scriptName": "e.js", "endpointPath": "/e.js"}}, "clickstreamer:collector.endpointPath",
+     "the script's path"),
+    ({"collector": {"enabled": "yes"}}, "clickstreamer:collector.enabled", "true or false"),
+    ({"ports": {"collector": 3000}}, "clickstreamer:ports.collector", "already used by ports.grafana"),
+    ({"images": {"collectorBase": "python:3.11"}}, "clickstreamer:images.collectorBase", "moving tags"),
+    (on_kubernetes(kubernetes={"collectorImage": "registry.example.com/collector:latest"}),
+     "clickstreamer:kubernetes.collectorImage", "moving tags"),
+    (on_kubernetes(kubernetes={"collectorMemory": "64Mi"}), "clickstreamer:kubernetes.collectorMemory", "128Mi"),
+    (on_kubernetes(kubernetes={"collectorReplicas": 0}), "clickstreamer:kubernetes.collectorReplicas", "between 1"),
+]
+
 
 @pytest.mark.parametrize("config, key, allowed", BAD_CONFIGS, ids=[c[1].split(":")[1] for c in BAD_CONFIGS])
 def test_bad_config_fails_before_any_resource_naming_the_key(config, key, allowed):

@@ -44,6 +44,7 @@ def test_every_service_runs_its_pinned_image(program):
         "clickstream-flink-jobmanager": "flink:1.20.3-scala_2.12-java17",
         "clickstream-flink-taskmanager-0": "flink:1.20.3-scala_2.12-java17",
         "clickstream-grafana-server": "grafana/grafana:11.1.1",
+        "clickstream-collector-server": "python:3.11.11-slim-bookworm",
     }
     containers = {c.name: c for c in program.of_type(CONTAINER)}
     assert set(containers) == set(expected), f"containers: {sorted(containers)}"
@@ -175,6 +176,7 @@ def test_published_ports_bind_to_localhost_by_default(program):
         9092: "clickstream-kafka-broker", 8081: "clickstream-schema-registry-server",
         8083: "clickstream-connect-worker", 8082: "clickstream-flink-jobmanager",
         8123: "clickstream-clickhouse-server", 3000: "clickstream-grafana-server",
+        8090: "clickstream-collector-server",
     }, "ClickHouse's native port is published only when asked"
     assert program.stack_outputs["exposed"] == {}, "nothing is exposed beyond the host by default"
 
@@ -202,6 +204,7 @@ def test_only_the_services_asked_for_are_exposed_and_the_admin_apis_stay_on_loop
         ("clickstream-kafka-broker", 9092): "127.0.0.1",
         ("clickstream-connect-worker", 8083): "127.0.0.1",
         ("clickstream-flink-jobmanager", 8082): "127.0.0.1",
+        ("clickstream-collector-server", 8090): "127.0.0.1",
     }
     assert rec.stack_outputs["exposed"] == {"grafana": "0.0.0.0:3000", "schemaRegistry": "0.0.0.0:8081",
                                             "clickhouseNative": "0.0.0.0:9000"}
@@ -233,6 +236,10 @@ def test_containers_are_health_gated(program):
     ("clickstream-flink-job", "clickstream-clickhouse-schema"),
     ("clickstream-flink-job", "clickstream-connect-datagen"),
     ("clickstream-grafana-server", "clickstream-clickhouse-schema"),
+    ("clickstream-collector-schema", "clickstream-schema-registry-server"),
+    ("clickstream-collector-schema", "clickstream-kafka-topic-pageviews"),
+    ("clickstream-collector-server", "clickstream-collector-schema"),
+    ("clickstream-collector-server", "clickstream-kafka-topic-pageviews"),
 ])
 def test_dependency_edges_of_the_design(program, dependent, dependency):
     assert program.depends_on(dependent, dependency), f"{dependent} does not wait for {dependency}"
@@ -362,3 +369,64 @@ def test_a_changed_grafana_admin_password_reaches_the_running_grafana(program):
     assert "password" in resource.secret_paths() and "password" in resource.additional_secret_outputs
     assert resource.inputs["url"] == program.stack_outputs["grafanaUrl"] and resource.inputs["user"] == "admin"
     assert program.depends_on("clickstream-grafana-admin", "clickstream-grafana-server")
+
+
+# --- the website collector -------------------------------------------------------------------------
+
+def test_the_collector_reads_every_setting_it_needs_from_its_environment(program):
+    from collector.settings import from_env
+
+    server = program.named("clickstream-collector-server")
+    settings = from_env(env_of(server))
+    assert settings.bootstrap_servers == "kafka:29092"
+    assert settings.schema_registry_url == "http://schema-registry:8081"
+    assert (settings.topic, settings.listen_host, settings.listen_port) == ("pageviews", "0.0.0.0", 8090)
+    assert settings.sites == ("localhost", "127.0.0.1") and settings.trusted_proxies == ()
+    image = program.named("clickstream-collector-image").inputs
+    assert image["build"]["context"].endswith("/collector") and image["build"]["dockerfile"].endswith(
+        "images/collector/Dockerfile")
+    assert "/readyz" in server.inputs["healthcheck"]["tests"][1]
+
+
+def test_the_stack_registers_pageviews_v2_as_full_transitive(program):
+    from collector.schemas import schema_text
+
+    schema = program.named("clickstream-collector-schema")
+    assert schema.type == "pulumi-python:dynamic/schemaregistry:SubjectSchema"
+    assert schema.inputs["subject"] == "pageviews-value"
+    assert schema.inputs["compatibility"] == "FULL_TRANSITIVE"
+    assert schema.inputs["schema"] == schema_text()
+    assert schema.inputs["url"] == program.stack_outputs["schemaRegistryUrl"], "registered from where pulumi runs"
+
+
+def test_collector_and_demo_site_urls_are_outputs(program):
+    assert program.stack_outputs["collectorUrl"] == "http://127.0.0.1:8090"
+    assert program.stack_outputs["demoSiteUrl"] == "http://127.0.0.1:8090/demo/"
+
+
+def test_collector_settings_come_from_config():
+    rec = build_program({"ports": {"collector": 9999}, "kafka": {"pageviewsTopic": "web"},
+                         "collector": {"sites": "example.com", "trustedProxies": "10.0.0.0/8", "demoSite": False,
+                                       "scriptName": "a.js", "endpointPath": "/e"}})
+    env = env_of(rec.named("clickstream-collector-server"))
+    assert (env["COLLECTOR_SITES"], env["COLLECTOR_TRUSTED_PROXIES"]) == ("example.com", "10.0.0.0/8")
+    assert (env["COLLECTOR_TOPIC"], env["COLLECTOR_SCRIPT_NAME"], env["COLLECTOR_ENDPOINT_PATH"]) == ("web", "a.js", "/e")
+    assert env["COLLECTOR_DEMO_SITE"] == "false"
+    assert rec.named("clickstream-collector-schema").inputs["subject"] == "web-value"
+    assert rec.stack_outputs["collectorUrl"] == "http://127.0.0.1:9999" and rec.stack_outputs["demoSiteUrl"] == ""
+
+
+def test_the_collector_is_exposed_for_browsers_when_asked():
+    """Public by design (validated, rate-limited events only): no acknowledgement needed."""
+    rec = build_program({"expose": {"address": "192.0.2.10", "services": "collector"}})
+    ports = rec.named("clickstream-collector-server").inputs["ports"]
+    assert ports == [{"internal": 8090, "external": 8090, "ip": "192.0.2.10"}]
+    assert rec.stack_outputs["exposed"] == {"collector": "192.0.2.10:8090"}
+    assert rec.stack_outputs["collectorUrl"] == "http://192.0.2.10:8090"
+    assert rec.stack_outputs["demoSiteUrl"] == "http://192.0.2.10:8090/demo/"
+
+
+def test_a_disabled_collector_leaves_no_resource_and_empty_urls():
+    rec = build_program({"collector": {"enabled": False}})
+    assert not [r.name for r in rec.resources if "collector" in r.name]
+    assert rec.stack_outputs["collectorUrl"] == "" and rec.stack_outputs["demoSiteUrl"] == ""

@@ -954,3 +954,57 @@ def test_destroy_keeps_every_volume_and_topic_unless_asked(drop):
     persistence = releases(rec)["grafana"].inputs["values"]["persistence"]
     assert persistence.get("annotations") == (None if drop else {"helm.sh/resource-policy": "keep"})
     assert rec.named("clickstream-clickhouse-schema").inputs["drop_on_destroy"] is drop
+
+
+# --- the website collector --------------------------------------------------------------------------
+
+COLLECTOR_IMAGE = f"{REGISTRY}/collector:0.1.0"
+
+
+@pytest.fixture(scope="module")
+def with_collector() -> Recording:
+    return build_program(k8s_config(collectorImage=COLLECTOR_IMAGE, collectorReplicas=3))
+
+
+def test_without_a_collector_image_no_website_side_is_deployed(program):
+    assert not [r.name for r in program.resources if "collector" in r.name]
+    assert program.stack_outputs["collectorUrl"] == "" and program.stack_outputs["demoSiteUrl"] == ""
+
+
+def test_the_collector_runs_its_image_with_the_docker_settings_in_cluster(with_collector, docker, crds):
+    from collector.settings import from_env
+
+    deployment = with_collector.named("clickstream-collector-deployment")
+    spec = deployment.inputs["spec"]
+    pod = spec["template"]["spec"]
+    assert validate(pod, pod_schema(crds), ".template.spec") == []
+    assert spec["replicas"] == 3 and pod["enableServiceLinks"] is False
+    container = pod["containers"][0]
+    assert container["image"] == COLLECTOR_IMAGE
+    env = {item["name"]: item["value"] for item in container["env"]}
+    settings = from_env(env)
+    assert settings.bootstrap_servers == with_collector.stack_outputs["kafkaBootstrap"]
+    assert settings.schema_registry_url == with_collector.stack_outputs["schemaRegistryUrl"]
+    docker_env = dict(item.split("=", 1) for item in docker.named("clickstream-collector-server").inputs["envs"])
+    differing = {k for k in env if env[k] != docker_env.get(k)}
+    assert differing == {"COLLECTOR_BOOTSTRAP_SERVERS", "COLLECTOR_SCHEMA_REGISTRY_URL"}, \
+        "only the endpoints may differ from the Docker platform's settings"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["securityContext"]["runAsNonRoot"] is True
+
+
+def test_the_schema_is_registered_before_the_collector_starts(with_collector):
+    pod = with_collector.named("clickstream-collector-deployment").inputs["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["image"] == COLLECTOR_IMAGE
+    assert init["command"] == ["python", "-m", "collector.register",
+                               with_collector.stack_outputs["schemaRegistryUrl"], "pageviews-value"]
+    assert with_collector.depends_on("clickstream-collector-deployment", "clickstream-schema-registry-deployment")
+    assert with_collector.depends_on("clickstream-collector-deployment", "clickstream-kafka-topic-pageviews")
+
+
+def test_the_collector_service_and_urls(with_collector):
+    service = with_collector.named("clickstream-collector-service")
+    assert service.inputs["spec"]["ports"][0]["port"] == 8090
+    assert with_collector.stack_outputs["collectorUrl"] == f"http://collector.{NS}.svc:8090"
+    assert with_collector.stack_outputs["demoSiteUrl"] == f"http://collector.{NS}.svc:8090/demo/"

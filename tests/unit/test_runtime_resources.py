@@ -9,6 +9,7 @@ import pytest
 
 from components.resources.connector import Connector, ConnectorProvider
 from components.resources.flink_job import FlinkJob, FlinkJobProvider
+from components.resources.schema import SubjectSchema, SubjectSchemaProvider
 from components.resources.topic import KafkaTopic, KafkaTopicProvider
 from tests.unit.harness import SECRET_SIG, SECRET_VALUE, plain_strings, record
 
@@ -22,6 +23,8 @@ def build_all():
     FlinkJob("job", rest_url="http://127.0.0.1:8082", job_path="/opt/flink/usrlib/clickstream/job.py",
              args=["--bootstrap-servers", "kafka:29092", "--parallelism", "2"], code_hash="ab" * 32,
              savepoint_dir="file:///opt/flink/savepoints")
+    SubjectSchema("schema", url="http://127.0.0.1:8081", subject="pageviews-value", schema='{"type": "record"}',
+                  compatibility="FULL_TRANSITIVE")
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +36,7 @@ def registered():
     ("topic", "pulumi-python:dynamic/kafka:Topic"),
     ("datagen", "pulumi-python:dynamic/kafkaconnect:Connector"),
     ("job", "pulumi-python:dynamic/flink:Job"),
+    ("schema", "pulumi-python:dynamic/schemaregistry:SubjectSchema"),
 ])
 def test_each_resource_has_a_readable_type(registered, name, token):
     assert registered[name].type == token
@@ -51,6 +55,7 @@ def test_credentials_travel_only_as_secrets_and_stay_secret_as_outputs(registere
 
 @pytest.mark.parametrize("name, cls", [
     ("topic", KafkaTopicProvider), ("datagen", ConnectorProvider), ("job", FlinkJobProvider),
+    ("schema", SubjectSchemaProvider),
 ])
 def test_the_serialized_provider_unpickles_to_its_class(registered, name, cls):
     serialized = registered[name].raw_inputs["__provider"]
