@@ -32,17 +32,20 @@ LATE_MS = 4_000
 IDLE_S = 3
 """Source idle timeout, wall-clock seconds (36 event-seconds)."""
 PARTITIONS = 3
-RATE = 3
-"""Views per event-second on each partition that is sending."""
-# (from, to) in event seconds after T0, and the partitions sending then. Gaps between rows are
-# quiet for every partition: 80 and 70 event-seconds, about 6 s of wall clock, twice the timeout.
+PERIOD_MS = 333
+"""Time between views on a sending partition (event time): about 3 a second."""
+SPARSE_MS = 7_000
+"""The same on a sparse partition: its newest view, and so its watermark, trails the others' by
+seconds."""
+# (from, to) in event seconds after T0, the partitions sending then, and how often. Gaps are quiet
+# for every partition: 80 and 70 event-seconds, about 6 s of wall clock, twice the timeout.
 SEGMENTS = [
-    (0, 30, (0, 1, 2)),
-    (30, 150, (0, 1)),   # partition 2 silent for 10 s of wall clock while the others are busy
-    (230, 236, (2,)),    # after a quiet stretch, partition 2 resumes first, with late views
-    (236, 330, (0, 1, 2)),
-    (400, 440, (0, 1)),  # after another, 0 and 1 resume and 2 stays silent for a while
-    (440, 480, (0, 1, 2)),
+    (0, 30, (0, 1, 2), PERIOD_MS),
+    (30, 150, (0, 1), PERIOD_MS),   # partition 2 silent for 10 s of wall clock, the others busy
+    (230, 236, (2,), PERIOD_MS),    # after a quiet stretch, partition 2 resumes first, late views first
+    (236, 330, (0, 1, 2), PERIOD_MS),
+    (400, 480, (0, 1), PERIOD_MS),  # after another, 0 and 1 resume and 2 stays silent for a while,
+    (440, 480, (2,), SPARSE_MS),    # then resumes sparse: its watermark trails the others' throughout
 ]
 
 
@@ -60,10 +63,10 @@ def _live_views(schema_id: int, seed: int) -> list[tuple[float, Record]]:
     pause, up to LATE_MS earlier."""
     rng = random.Random(seed)
     planned = []
-    for start, end, partitions in SEGMENTS:
+    for start, end, partitions, period_ms in SEGMENTS:
         for partition in partitions:
-            for k in range((end - start) * RATE):
-                due = T0 + start * 1000 + k * 1000 // RATE + rng.randrange(1000 // RATE)
+            for k in range((end - start) * 1000 // period_ms):
+                due = T0 + start * 1000 + k * period_ms + rng.randrange(period_ms)
                 late = k == 0 or rng.random() < 0.05
                 ts = due - rng.randrange(500, LATE_MS + 1) if late else due
                 planned.append((due, partition, ts))
