@@ -213,6 +213,12 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         } else {
             addToChain(user, page, time);
         }
+        if (!flushPending) {
+            // Whatever this view left pending (its message, its partials) goes out within the bound.
+            flushPending = true;
+            getProcessingTimeService().registerTimer(
+                    getProcessingTimeService().getCurrentProcessingTime() + FLUSH_MILLIS, flush);
+        }
     }
 
     /**
@@ -233,11 +239,6 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         }
         if (message.isFull()) {
             emitMessage();
-        }
-        if (!flushPending && !message.isEmpty()) {
-            flushPending = true;
-            getProcessingTimeService().registerTimer(
-                    getProcessingTimeService().getCurrentProcessingTime() + FLUSH_MILLIS, flush);
         }
     }
 
