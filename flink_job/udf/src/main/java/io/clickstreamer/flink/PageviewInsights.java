@@ -27,10 +27,11 @@ import java.util.Map;
  * and the Kafka producer one record per many views (the job's throughput is the cost per view;
  * see bench/flink_throughput.py).
  *
- * <p>Input {@link Pageviews#VIEWS}, from {@link DecodePageviews} (chained: its ids are pooled). Main output {@link Pageviews#MESSAGE}: {@code (record_key
- * STRING, value BYTES)}, messages of the contract's JSON lines and their keys
- * ({@link EventMessage}), each at most {@code maxMessageBytes} long, written when full, at most
- * {@link #FLUSH_MILLIS} after their first view arrived, and before each checkpoint barrier (so a
+ * <p>Input {@link Pageviews#VIEWS}, from {@link DecodePageviews} (chained: its ids are pooled).
+ * Main output {@link Pageviews#MESSAGE}: {@code (record_key STRING, value BYTES)}, messages of
+ * the contract's JSON lines and their keys ({@link EventMessage}), each at most
+ * {@code maxMessageBytes} long, written when full, at most {@link #FLUSH_MILLIS} after their first
+ * view arrived, and before each checkpoint barrier (so a
  * checkpoint never covers a view that is not in the sink yet). Side outputs
  * {@link #MINUTES} and {@link #SESSIONS}, both {@link Pageviews#PARTIAL}: {@code (user_id STRING,
  * page_id STRING, views BIGINT, event_time TIMESTAMP_LTZ(3))}, the record timestamp equal to
@@ -39,9 +40,10 @@ import java.util.Map;
  *
  * <ul>
  *   <li>{@link #MINUTES}, per (minute, page, user): the views since the last emission (at most
- *       {@link #FLUSH_MILLIS} ago), stamped with the time of one of them. A tumbling window puts it in the same minute as every view
- *       it counts, and drops it as late exactly when it would have dropped those views (they are
- *       all emitted before the watermark that followed them). A view whose minute this operator's
+ *       {@link #FLUSH_MILLIS} ago), stamped with the time of one of them. A tumbling window puts
+ *       it in the same minute as every view it counts, and drops it as late exactly when it
+ *       would have dropped those views (they are all emitted before the watermark that followed
+ *       them). A view whose minute this operator's
  *       watermark has closed already is emitted alone, at once.
  *   <li>{@link #SESSIONS}, per user: each chain of views no more than {@code gap} apart (a part of
  *       one session, whatever else arrives) as "anchor" rows at times from its last view back to
@@ -144,7 +146,7 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         }
     }
 
-    /** The input is {@link DecodePageviews}' (chained): its user and page ids come from a {@link StringPool}. */
+    /** The input is {@link DecodePageviews}' (chained): its ids come from a {@link StringPool}. */
     public PageviewInsights(long gapMillis, long minuteMillis, int maxMessageBytes) {
         if (gapMillis < 1 || minuteMillis < 1 || maxMessageBytes < 1) {
             throw new IllegalArgumentException("gap, window size and message size must be positive: " + gapMillis

@@ -22,7 +22,7 @@ import static org.apache.flink.table.api.Expressions.$;
  * <pre>
  * raw records ── DecodePageviews ─┬─ malformed records
  *                                 └─ PageviewInsights ─┬─ clickstream.events messages
- *                                                      ├─ minute partials ══ MinuteLateness ─ on-time minute partials
+ *                                                      ├─ minute partials ══ MinuteLateness ─ on-time partials
  *                                                      └─ session partials
  * </pre>
  *
