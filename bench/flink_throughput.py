@@ -343,22 +343,23 @@ def main() -> None:
             label = "warm-up" if round_ == 0 else f"round {round_}"
             for name in jobs:
                 suffix = uuid.uuid4().hex[:8]
-                extra = ["--group-id", f"bench-{name}-{suffix}"]
-                topics = {}
+                # Every job parses the insights job's options, output topics included (required);
+                # only those it writes are created.
+                named = {o: f"{t}-{name}-{suffix}" for o, t in zip(
+                    ("events", "page_stats", "user_activity", "sessions", "malformed"), OUTPUT_TOPICS)}
+                extra = ["--group-id", f"bench-{name}-{suffix}",
+                         *(arg for o, t in named.items() for arg in (f"--{o.replace('_', '-')}-topic", t))]
                 if name == "pass-through":
                     script = Path(__file__).resolve()
                     extra.append("--passthrough-job")
+                    topics = {}
                 elif name == "copy":
                     script = Path(__file__).resolve()
-                    topics = {"events": f"bench-copy-{suffix}"}
-                    extra += ["--copy-job", "--events-topic", topics["events"]]
+                    extra.append("--copy-job")
+                    topics = {"events": named["events"]}
                 else:
                     script = REPO_ROOT / "flink_job" / "job.py"
-                    topics = {o: f"{t}-{suffix}" for o, t in zip(
-                        ("events", "page_stats", "user_activity", "sessions", "malformed"), OUTPUT_TOPICS)}
-                    extra += ["--events-topic", topics["events"], "--page-stats-topic", topics["page_stats"],
-                              "--user-activity-topic", topics["user_activity"],
-                              "--sessions-topic", topics["sessions"], "--malformed-topic", topics["malformed"]]
+                    topics = named
                 if topics:
                     create_topics(broker.bootstrap, {t: args.partitions for t in topics.values()})
                 r = run_job(clusters[name], script, [*common, *extra], timeout=1800,

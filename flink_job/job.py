@@ -2,23 +2,26 @@
 docs/data-contract.md, which ClickHouse consumes.
 
     pageviews (Kafka, Confluent-Avro, raw bytes read)
-      └─ DecodePageviews (Java operator, flink_job/udf) ─┬─ malformed ──────────► clickstream.malformed
-                                                          └─ PageviewInsights (Java operator)
-                                                               ├─ messages ─────────► clickstream.events
-                                                               └─ partial counts ─┬─ 1 min × page (SQL) ► clickstream.page_stats_1m
-                                                                                  ├─ 1 min × user (SQL) ► clickstream.user_activity_1m
-                                                                                  └─ session/user (SQL) ► clickstream.sessions
+      └─ DecodePageviews (Java, flink_job/udf) ─┬─ malformed ───────────────► clickstream.malformed
+                                                 └─ PageviewInsights (Java)
+                                                      ├─ messages ──────────────► clickstream.events
+                                                      ├─ minute partials
+                                                      │   └─ MinuteLateness (Java) ─┬─ 1 min × page ► clickstream.page_stats_1m
+                                                      │                             └─ 1 min × user ► clickstream.user_activity_1m
+                                                      └─ session partials ─ session × user ► clickstream.sessions
 
 Event time is the Kafka record timestamp (datagen's `viewtime` is a counter), with a
 bounded-out-of-orderness watermark and a source idle timeout so a quiet partition cannot hold
-windows back. The transformations (`decode_pageviews`, `build_insights`) are pure functions over
-Tables, tested on bounded input; `main()` only declares the source and sinks from its arguments and
-runs every insert as one statement set.
+windows back (README, "What exact means": which views count, when a minute is final). The
+transformation (`build_insights`) is a pure function over Tables, tested on bounded input;
+`main()` only declares the source and sinks from its arguments and runs every insert as one
+statement set.
 
 Run: `flink run -py flink_job/job.py --bootstrap-servers broker:29092 --schema-registry-url
-http://schema-registry:8081` (every option also reads a CLICKSTREAM_* environment variable; see
-`--help`). The flink_job/udf jar (operators, functions, the `kafka-messages` sink) must be on
-Flink's classpath (/opt/flink/lib in the image).
+http://schema-registry:8081 --events-topic clickstream.events ...` (the five output topics are
+required; every option also reads a CLICKSTREAM_* environment variable; see `--help`). The
+flink_job/udf jar (operators, functions, the `kafka-messages` sink) must be on Flink's classpath
+(/opt/flink/lib in the image).
 """
 from __future__ import annotations
 
@@ -38,11 +41,14 @@ LOG = logging.getLogger("clickstream.job")
 
 # The Java functions of flink_job/udf (name -> class); their jar must be on Flink's classpath.
 # The per-view work is not done by functions but by the Java operators of
-# io.clickstreamer.flink.Pageviews (see `_pageviews`).
+# io.clickstreamer.flink.Pageviews (see `_per_view_stage`).
 JAVA_FUNCTIONS = {
     "MALFORMED_BASE64": "io.clickstreamer.flink.MalformedBase64",
 }
 ENV_PREFIX = "CLICKSTREAM_"
+WINDOW_SECONDS = 60
+"""The tumbling window of page stats and user activity (the contract's `_1m`): the SQL windows and
+the per-view pre-aggregation both take it from here."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,12 +63,14 @@ class JobConfig:
     """Kafka bootstrap servers of the input and output topics."""
     schema_registry_url: str
     """Schema Registry (Confluent REST API) holding the writer schemas of `pageviews`."""
+    # The output topics have no defaults here: their names belong to the data contract
+    # (components/contract.py), and whoever runs the job passes them.
+    events_topic: str
+    page_stats_topic: str
+    user_activity_topic: str
+    sessions_topic: str
+    malformed_topic: str
     source_topic: str = "pageviews"
-    events_topic: str = "clickstream.events"
-    page_stats_topic: str = "clickstream.page_stats_1m"
-    user_activity_topic: str = "clickstream.user_activity_1m"
-    sessions_topic: str = "clickstream.sessions"
-    malformed_topic: str = "clickstream.malformed"
     group_id: str = "clickstream-insights"
     """Consumer group: offsets are committed on each checkpoint (for lag monitoring and for a
     restart without a checkpoint)."""
@@ -96,6 +104,11 @@ _HELP = {
     "bootstrap_servers": "Kafka bootstrap servers (required)",
     "schema_registry_url": "Schema Registry URL holding the pageviews writer schemas (required)",
     "source_topic": "input topic written by kafka-connect-datagen",
+    "events_topic": "output topic of the raw events, clickstream.events in the contract (required)",
+    "page_stats_topic": "output topic of per-minute page stats, clickstream.page_stats_1m (required)",
+    "user_activity_topic": "output topic of per-minute user activity, clickstream.user_activity_1m (required)",
+    "sessions_topic": "output topic of user sessions, clickstream.sessions (required)",
+    "malformed_topic": "output topic of malformed records, clickstream.malformed (required)",
     "group_id": "consumer group; offsets committed on each checkpoint",
     "startup_mode": "start point without checkpoint/savepoint (group-offsets: earliest if none)",
     "checkpoint_interval": "seconds between checkpoints",
@@ -114,7 +127,8 @@ _CHOICES = {
     "startup_mode": ("group-offsets", "earliest-offset", "latest-offset"),
     "delivery_guarantee": ("at-least-once", "exactly-once"),
 }
-_REQUIRED = ("bootstrap_servers", "schema_registry_url")
+_REQUIRED = ("bootstrap_servers", "schema_registry_url", "events_topic", "page_stats_topic", "user_activity_topic",
+             "sessions_topic", "malformed_topic")
 _MINIMUM = {"checkpoint_interval": 1, "session_gap": 1, "events_message_bytes": 1, "watermark_delay": 0,
             "idle_timeout": 1, "transaction_timeout": 60, "parallelism": 1}
 # Kafka's default message.max.bytes (1048588) less room for the record's key and headers.
@@ -139,7 +153,7 @@ def parse_args(argv: Optional[Sequence[str]] = None,
             continue
         kind = int if field.type in ("int", "Optional[int]") else str
         parser.add_argument(flag, type=kind, default=default, choices=_CHOICES.get(field.name),
-                            help=f"{_HELP.get(field.name, 'output topic')} (env {env_name})")
+                            help=f"{_HELP[field.name]} (env {env_name})")
     args = parser.parse_args(argv)
     problems = [f"--{name.replace('_', '-')} (or {ENV_PREFIX}{name.upper()}) is required"
                 for name in _REQUIRED if not getattr(args, name)]
@@ -165,23 +179,32 @@ def parse_args(argv: Optional[Sequence[str]] = None,
 # Transformations: pure functions over Tables.
 # ---------------------------------------------------------------------------------------------
 
-class Decoded(NamedTuple):
-    events: Table
-    """kafka_partition, kafka_offset, event_time (rowtime), viewtime, user_id, page_id."""
-    malformed: Table
-    """The `clickstream.malformed` record: record_key + the contract's columns."""
-
-
 class Insights(NamedTuple):
-    """One Table per output topic, each with the sink's columns: `record_key` first (the dedup key
-    as a string, written as the Kafka record key), then the contract's JSON fields (for `events`,
-    one `value` column holding a message already rendered: the contract's JSON objects of one or
-    more page views, a line each, keyed by the first view's dedup key)."""
+    """One Table per output topic (the keys of SINK_COLUMNS), each with the sink's columns:
+    `record_key` first (the dedup key as a string, written as the Kafka record key), then the
+    contract's JSON fields (for `events`, one `value` column holding a message already rendered:
+    the contract's JSON objects of one or more page views, a line each, keyed by the first view's
+    dedup key)."""
 
     events: Table
     page_stats: Table
     user_activity: Table
     sessions: Table
+    malformed: Table
+
+
+class _PerView(NamedTuple):
+    """What the per-view stage (Java) gives the SQL windows; see `_per_view_stage`."""
+
+    malformed: Table
+    """kafka_partition, kafka_offset, event_time, payload, error: records that are no page view."""
+    messages: Table
+    """The `clickstream.events` records, rendered: record_key, value."""
+    minutes: Table
+    """Partial counts per (minute, page, user): user_id, page_id, views, event_time (rowtime);
+    late ones dropped already."""
+    sessions: Table
+    """Partial counts per chain of one user's views: user_id, page_id, views, event_time (rowtime)."""
 
 
 def _as_text(timestamp: str) -> str:
@@ -199,24 +222,48 @@ def _interval(seconds: int) -> str:
     return f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{secs:02d}' DAY TO SECOND"
 
 
-def _pageviews(t_env: StreamTableEnvironment, method: str, *args) -> list[Table]:
-    """Tables from io.clickstreamer.flink.Pageviews, which puts the job's Java operators between
-    Tables (PyFlink cannot do that itself; Py4J can call the Java side)."""
+def _per_view_stage(t_env: StreamTableEnvironment, raw: Table, registry_url: str, session_gap_seconds: int,
+                    events_message_bytes: int) -> _PerView:
+    """The per-view stage: `io.clickstreamer.flink.Pageviews.perView` (Java, flink_job/udf), which
+    decodes each record once (DecodePageviews), renders its line of a `clickstream.events` message
+    and counts it into partial rows (PageviewInsights), and drops the minute partials that are late
+    (MinuteLateness, metric `lateViews`); its documentation draws the graph.
+
+    The one call into Java, and the one place that reaches PyFlink's private handles (`_j_tenv`,
+    `_j_table`): a Java operator between two Tables has no public PyFlink API, Py4J can call the
+    Java side that has one."""
     from pyflink.java_gateway import get_gateway
 
     pageviews = get_gateway().jvm.io.clickstreamer.flink.Pageviews
-    return [Table(j_table, t_env) for j_table in getattr(pageviews, method)(t_env._j_tenv, *args)]
+    tables = pageviews.perView(t_env._j_tenv, raw._j_table, registry_url, session_gap_seconds * 1000,
+                               WINDOW_SECONDS * 1000, events_message_bytes)
+    return _PerView(*(Table(j_table, t_env) for j_table in tables))
 
 
-def decode_pageviews(t_env: StreamTableEnvironment, raw: Table, registry_url: str) -> Decoded:
-    """Split raw Kafka records into decoded page views and malformed records.
+def build_insights(t_env: StreamTableEnvironment, raw: Table, registry_url: str, session_gap_seconds: int,
+                   events_message_bytes: int = JobConfig.events_message_bytes) -> Insights:
+    """The real-time insights of design §3 from raw `pageviews` records.
 
     `raw` has kafka_partition INT, kafka_offset BIGINT, event_time (a rowtime attribute) and
-    payload BYTES. The DecodePageviews operator (Java, flink_job/udf) decodes each record once into
-    either a page view or an error; MALFORMED_BASE64 (Java) renders a malformed record's bytes and
-    counts it (`malformedRecords`).
+    payload BYTES (Confluent-Avro, writer schemas in the registry at `registry_url`). Records that
+    are not page views become `malformed` rows; MALFORMED_BASE64 (Java) renders their bytes and
+    counts them (`malformedRecords`).
+
+    Windows are event-time: tumbling WINDOW_SECONDS (1 minute), and per-user sessions closed after
+    `session_gap_seconds` without a view. Unique users are exact per (minute, page) and never
+    summed; page lists are distinct (order carries no meaning: ClickHouse sorts them).
+
+    The windows see only the per-view stage's partial rows (`_per_view_stage`: up to
+    `events_message_bytes` of lines per `clickstream.events` message, counts per (minute, page,
+    user) and per chain of one user's views, emitted before each watermark and at most 100 ms
+    after their views), and give exactly the results they would give over the views themselves
+    (PageviewInsights' documentation says why, lateness included). Whether a minute partial is
+    late is decided once, before the minute windows, by MinuteLateness: it drops and counts late
+    views (metric `lateViews`) and keeps the two levels of minute windows below from ever
+    following one upstream subtask alone after an idle stretch (issue 19), so that they drop
+    nothing themselves.
     """
-    events, bad = _pageviews(t_env, "decode", raw._j_table, registry_url)
+    per_view = _per_view_stage(t_env, raw, registry_url, session_gap_seconds, events_message_bytes)
     malformed = t_env.sql_query(f"""
         SELECT CAST(kafka_partition AS STRING) || '|' || CAST(kafka_offset AS STRING) AS record_key,
                kafka_partition,
@@ -224,27 +271,8 @@ def decode_pageviews(t_env: StreamTableEnvironment, raw: Table, registry_url: st
                {_as_text('event_time')}                                         AS kafka_timestamp,
                error,
                MALFORMED_BASE64(payload, error)                                 AS payload_base64
-        FROM {bad}""")
-    return Decoded(events, malformed)
-
-
-def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_seconds: int,
-                   events_message_bytes: int = JobConfig.events_message_bytes) -> Insights:
-    """The real-time insights of design §3 over decoded page views (see `Decoded.events`).
-
-    Windows are event-time: tumbling 1 minute, and per-user sessions closed after
-    `session_gap_seconds` without a view. Unique users are exact per (minute, page) and never
-    summed; page lists are distinct (order carries no meaning: ClickHouse sorts them).
-
-    The per-view work is one Java operator, PageviewInsights (flink_job/udf): it renders each
-    view's line of a `clickstream.events` message (up to `events_message_bytes` of lines per
-    message) and counts views into partial aggregates, per (minute,
-    page, user) and per chain of one user's views, emitted before each watermark. The windows
-    below see only those partials, and give exactly the results they would give over the views
-    themselves (the operator's documentation says why, lateness included).
-    """
-    raw_events, minute_views, session_views = _pageviews(
-        t_env, "insights", events._j_table, session_gap_seconds * 1000, 60_000, events_message_bytes)
+        FROM {per_view.malformed}""")
+    minute_views, session_views = per_view.minutes, per_view.sessions
     # Counting the (minute, page, user) rows per page gives exact uniques.
     per_page_user = t_env.sql_query(f"""
         SELECT window_start,
@@ -252,7 +280,7 @@ def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_sec
                page_id,
                user_id,
                SUM(`views`)                              AS `views`
-        FROM TABLE(TUMBLE(TABLE {minute_views}, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+        FROM TABLE(TUMBLE(TABLE {minute_views}, DESCRIPTOR(event_time), {_interval(WINDOW_SECONDS)}))
         GROUP BY window_start, window_end, page_id, user_id""")
     page_stats = t_env.sql_query(f"""
         SELECT {_as_text('window_start')} || '|' || page_id AS record_key,
@@ -282,7 +310,7 @@ def build_insights(t_env: StreamTableEnvironment, events: Table, session_gap_sec
         FROM TABLE(SESSION(TABLE {session_views} PARTITION BY user_id, DESCRIPTOR(event_time),
                            {_interval(session_gap_seconds)}))
         GROUP BY window_start, window_end, user_id""")
-    return Insights(raw_events, page_stats, user_activity, sessions)
+    return Insights(per_view.messages, page_stats, user_activity, sessions, malformed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -407,11 +435,11 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     cfg = parse_args(argv)
     t_env = create_table_environment(cfg)
     register_functions(t_env)
-    decoded = decode_pageviews(t_env, declare_source(t_env, cfg), cfg.schema_registry_url)
-    insights = build_insights(t_env, decoded.events, cfg.session_gap, cfg.events_message_bytes)
+    insights = build_insights(t_env, declare_source(t_env, cfg), cfg.schema_registry_url, cfg.session_gap,
+                              cfg.events_message_bytes)
     sinks = declare_sinks(t_env, cfg)
     statements = t_env.create_statement_set()
-    for output, table in [*insights._asdict().items(), ("malformed", decoded.malformed)]:
+    for output, table in insights._asdict().items():
         statements.add_insert(sinks[output], table)
     result = statements.execute()
     job_id = str(result.get_job_client().get_job_id())

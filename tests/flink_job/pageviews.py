@@ -5,7 +5,8 @@
   `connect.name`), subject `pageviews-value`.
 - `confluent_avro()`: Confluent wire format (magic 0, 4-byte schema id, Avro binary) via fastavro;
   `FastEncoder` is a byte-identical shortcut for the benchmark's millions of events.
-- `produce()` / `TopicReader`: real Kafka through librdkafka (confluent-kafka), the client
+- `produce()` / `produce_paced()` (a live stream: each record sent when due) / `TopicReader`: real
+  Kafka through librdkafka (confluent-kafka), the client
   ClickHouse's Kafka engine uses; `TopicReader` reads read_committed, as ClickHouse does.
 - `expected_insights()`: the contract rows computed independently in plain Python.
 """
@@ -162,6 +163,38 @@ def produce(bootstrap: str, topic: str, records: Iterable[Record]) -> list[tuple
                 break
             except BufferError:
                 producer.poll(0.1)
+        producer.poll(0)
+    remaining = producer.flush(60)
+    if remaining or errors or any(p is None for p in placed):
+        raise RuntimeError(f"producing to {topic} failed: {remaining} undelivered, errors {errors[:5]}")
+    return placed  # type: ignore[return-value]
+
+
+def produce_paced(bootstrap: str, topic: str, records: list[Record], send_at: list[float]) -> list[tuple[int, int]]:
+    """Write `records` in order, each no earlier than its `send_at` (a `time.monotonic()` value):
+    a live stream, as a website writes it, not a backlog. Returns (partition, offset) of each.
+    The producer sends at once (no linger), so a record reaches the broker when it is due."""
+    import time
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "acks": "all",
+                         "enable.idempotence": True})
+    placed: list[Optional[tuple[int, int]]] = [None] * len(records)
+    errors: list[str] = []
+
+    def delivered(index: int):
+        def report(err, msg):
+            if err is not None:
+                errors.append(str(err))
+            else:
+                placed[index] = (msg.partition(), msg.offset())
+        return report
+
+    for index, (record, due) in enumerate(zip(records, send_at)):
+        # Pacing the load by the wall clock (not waiting for anything): poll while early.
+        while (early := due - time.monotonic()) > 0:
+            producer.poll(min(early, 0.05))
+        producer.produce(topic, value=record.value, key=record.key, partition=record.partition,
+                         timestamp=record.timestamp_ms, on_delivery=delivered(index))
         producer.poll(0)
     remaining = producer.flush(60)
     if remaining or errors or any(p is None for p in placed):

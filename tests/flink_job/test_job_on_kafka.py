@@ -32,11 +32,11 @@ MESSAGE_BYTES = 1000
 class Topics:
     """Fresh topic names per test, so tests share the broker but not their data."""
 
-    def __init__(self, kafka):
+    def __init__(self, kafka, source_partitions: int = 2):
         suffix = uuid.uuid4().hex[:6]
         self.source = f"pageviews-{suffix}"
         self.outputs = {o: f"clickstream.{o}-{suffix}" for o in OUTPUTS}
-        create_topics(kafka.bootstrap, {self.source: 2, **{t: 2 for t in self.outputs.values()}})
+        create_topics(kafka.bootstrap, {self.source: source_partitions, **{t: 2 for t in self.outputs.values()}})
 
     def args(self) -> list[str]:
         return ["--source-topic", self.source, "--events-topic", self.outputs["events"],

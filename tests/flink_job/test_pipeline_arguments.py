@@ -48,8 +48,33 @@ def test_the_pipelines_job_arguments_parse_to_the_configured_values():
     assert job.parallelism == 2
 
 
+OUTPUT_TOPIC_OPTIONS = ("--events-topic", "--page-stats-topic", "--user-activity-topic", "--sessions-topic",
+                        "--malformed-topic")
+REQUIRED = ["--bootstrap-servers", "k:9092", "--schema-registry-url", "http://r:8081",
+            *(arg for option in OUTPUT_TOPIC_OPTIONS for arg in (option, f"t{option}"))]
+
+
+def test_output_topics_are_required_options_without_defaults(capsys):
+    # Their names belong to the contract (components/contract.py); the job keeps no copy of them.
+    try:
+        parse_args(REQUIRED[:4], environ={})
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("the job accepted no output topics")
+    error = capsys.readouterr().err
+    for option in OUTPUT_TOPIC_OPTIONS:
+        env = "CLICKSTREAM_" + option.removeprefix("--").replace("-", "_").upper()
+        assert f"{option} (or {env}) is required" in error
+    job = parse_args(REQUIRED[:4], environ={"CLICKSTREAM_EVENTS_TOPIC": "e", "CLICKSTREAM_PAGE_STATS_TOPIC": "p",
+                                            "CLICKSTREAM_USER_ACTIVITY_TOPIC": "u", "CLICKSTREAM_SESSIONS_TOPIC": "s",
+                                            "CLICKSTREAM_MALFORMED_TOPIC": "m"})
+    assert (job.events_topic, job.page_stats_topic, job.user_activity_topic, job.sessions_topic,
+            job.malformed_topic) == ("e", "p", "u", "s", "m")
+
+
 def test_events_message_bytes_is_bounded_by_what_a_broker_accepts(capsys):
-    required = ["--bootstrap-servers", "k:9092", "--schema-registry-url", "http://r:8081"]
+    required = REQUIRED
     assert parse_args(required, environ={}).events_message_bytes == 65536
     assert parse_args(required, environ={"CLICKSTREAM_EVENTS_MESSAGE_BYTES": "1"}).events_message_bytes == 1
     for value, bound in (("0", "at least 1"), ("1000001", "at most 1000000")):

@@ -1,13 +1,14 @@
 """The job's transformations on bounded input, in a local Flink (the pytest process's PyFlink
 mini-cluster): known rows in, exact contract rows out. End of input closes every window.
 
-`build_insights` gets page views from a CSV file whose event-time column carries a watermark, as
-the Kafka source's record timestamp does in the job; `decode_pageviews` gets raw records whose
-payloads are real Confluent-Avro (and malformed variants), decoded through the Schema Registry
-test stand-in by the job's Java function.
+`build_insights` gets raw records whose payloads are real Confluent-Avro (and malformed variants),
+decoded through the Schema Registry test stand-in by the job's Java operator: from a CSV file whose
+event-time column carries a watermark, as the Kafka source's record timestamp does in the job, or
+from rows given inline.
 """
 from __future__ import annotations
 
+import base64
 import json
 import random
 from datetime import datetime
@@ -76,33 +77,32 @@ def _without_key(rows: list[dict]) -> list[dict]:
     return [{k: (sorted(v) if k == "page_ids" else v) for k, v in r.items() if k != "record_key"} for r in rows]
 
 
-def _bounded_page_views(t_env, folder: Path, name: str, views: list[PageView]):
-    """The views as a bounded table, in the order given, event_time a rowtime attribute with a
-    2-second bounded-out-of-orderness watermark (as the Kafka source's)."""
+def _bounded_page_views(t_env, folder: Path, name: str, views: list[PageView], schema_id: int):
+    """The views as raw Kafka records (Confluent-Avro payloads) in a bounded table, in the order
+    given, event_time a rowtime attribute with a 2-second bounded-out-of-orderness watermark (as
+    the Kafka source's). (The CSV format reads a BYTES column as Base64.)"""
     csv = folder / f"{name}.csv"
-    csv.write_text("".join(f"{v.partition},{v.offset},{v.timestamp_ms},{v.viewtime},{v.user_id},{v.page_id}\n"
-                           for v in views))
+    csv.write_text("".join(
+        f"{v.partition},{v.offset},{v.timestamp_ms},"
+        f"{base64.b64encode(confluent_avro(schema_id, v.viewtime, v.user_id, v.page_id)).decode()}\n"
+        for v in views))
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE {name} (
             kafka_partition INT,
             kafka_offset    BIGINT,
             ts_millis       BIGINT,
-            viewtime        BIGINT,
-            user_id         STRING,
-            page_id         STRING,
+            payload         BYTES,
             event_time AS TO_TIMESTAMP_LTZ(ts_millis, 3),
             WATERMARK FOR event_time AS event_time - INTERVAL '2' SECOND
         ) WITH ('connector' = 'filesystem', 'path' = '{csv}', 'format' = 'csv')""")
-    return t_env.from_path(name).select(
-        col("kafka_partition"), col("kafka_offset"), col("event_time"), col("viewtime"),
-        col("user_id"), col("page_id"))
+    return t_env.from_path(name).select(col("kafka_partition"), col("kafka_offset"), col("event_time"), col("payload"))
 
 
 @pytest.fixture(scope="module")
-def insights(t_env, tmp_path_factory):
+def insights(t_env, tmp_path_factory, registry, schema_id):
     views = _page_views()
-    events = _bounded_page_views(t_env, tmp_path_factory.mktemp("bounded"), "bounded_pageviews", views)
-    built = job.build_insights(t_env, events, GAP_S)
+    raw = _bounded_page_views(t_env, tmp_path_factory.mktemp("bounded"), "bounded_pageviews", views, schema_id)
+    built = job.build_insights(t_env, raw, registry.url, GAP_S)
     expected = expected_insights(views, GAP_S, watermark_ms=2**62)
     return built, expected
 
@@ -138,12 +138,12 @@ def test_raw_events_are_rendered_as_the_contract_says(insights):
 
 
 @pytest.mark.parametrize("limit", [1, 400, 4096])
-def test_event_messages_hold_as_many_views_as_fit(t_env, tmp_path, limit):
+def test_event_messages_hold_as_many_views_as_fit(t_env, tmp_path, limit, registry, schema_id):
     # Views go out in the order they came, packed into messages of at most `limit` bytes (a view
     # longer than that is a message of its own); nothing is lost or repeated at the cuts.
     views = _page_views()
-    table = _bounded_page_views(t_env, tmp_path, f"packed_{limit}", views)
-    messages = _rows(job.build_insights(t_env, table, GAP_S, events_message_bytes=limit).events)
+    raw = _bounded_page_views(t_env, tmp_path, f"packed_{limit}", views, schema_id)
+    messages = _rows(job.build_insights(t_env, raw, registry.url, GAP_S, events_message_bytes=limit).events)
     lines = [line for m in messages for line in _lines(m)]
     assert [(json.loads(x)["kafka_partition"], json.loads(x)["kafka_offset"]) for x in lines] == \
         [(v.partition, v.offset) for v in views]
@@ -156,18 +156,9 @@ def test_event_messages_hold_as_many_views_as_fit(t_env, tmp_path, limit):
     assert len(messages) == len(views) if limit == 1 else 1 < len(messages) < len(views)
 
 
-def test_event_messages_escape_strings_and_render_utc_milliseconds(t_env):
-    source = t_env.from_elements(
-        [(3, 7, -1, 5, 'a"b\\c\n', "Pagé")],
-        DataTypes.ROW([DataTypes.FIELD("kafka_partition", DataTypes.INT()),
-                       DataTypes.FIELD("kafka_offset", DataTypes.BIGINT()),
-                       DataTypes.FIELD("ms", DataTypes.BIGINT()),
-                       DataTypes.FIELD("viewtime", DataTypes.BIGINT()),
-                       DataTypes.FIELD("user_id", DataTypes.STRING()),
-                       DataTypes.FIELD("page_id", DataTypes.STRING())]))
-    events = t_env.sql_query("SELECT kafka_partition, kafka_offset, TO_TIMESTAMP_LTZ(ms, 3) AS event_time, viewtime, "
-                             f"user_id, page_id FROM {source}")
-    [row] = _rows(job.build_insights(t_env, events, GAP_S).events)
+def test_event_messages_escape_strings_and_render_utc_milliseconds(t_env, registry, schema_id):
+    raw = _raw_records(t_env, [(3, 7, -1, confluent_avro(schema_id, 5, 'a"b\\c\n', "Pagé"))])
+    [row] = _rows(job.build_insights(t_env, raw, registry.url, GAP_S).events)
     assert row["record_key"] == "3|7"
     text = bytes(row["value"]).decode()
     assert text == ('{"kafka_partition":3,"kafka_offset":7,"event_time":"1969-12-31 23:59:59.999",'
@@ -222,7 +213,8 @@ def test_sessions_close_after_the_gap(insights):
 
 def _raw_records(t_env, records):
     """Raw Kafka records (partition, offset, timestamp ms, payload bytes or None) as the table the
-    job's source gives `decode_pageviews`."""
+    job's source gives `build_insights` (without a watermark: the end of the input closes every
+    window)."""
     source = t_env.from_elements(
         [(partition, offset, ms, None if payload is None else bytearray(payload))
          for partition, offset, ms, payload in records],
@@ -269,25 +261,23 @@ def test_decoder_keeps_valid_records_and_sets_malformed_ones_aside(t_env, regist
     ]
     raw = _raw_records(t_env, [(1, offset, T0 + offset, payload) for offset, (payload, _) in enumerate(payloads)])
 
-    decoded = job.decode_pageviews(t_env, raw, registry.url)
+    fetched_before = registry.requests["GET /schemas/ids/{id}"]  # (other tests decode through it too)
+    built = job.build_insights(t_env, raw, registry.url, GAP_S)
 
-    # (event_time is a TIMESTAMP_LTZ, which PyFlink's collect() cannot bring into Python)
-    events = sorted(_rows(decoded.events.select(col("kafka_offset"), col("viewtime"), col("user_id"),
-                                                col("page_id"))), key=lambda r: r["kafka_offset"])
+    events = _event_rows(_rows(built.events))
     assert [(r["kafka_offset"], r["viewtime"], r["user_id"], r["page_id"]) for r in events] == [
         (0, 11, "User_1", "Page_10"), (1, 21, "User_2", "Page_20")]
-    malformed = sorted(_rows(decoded.malformed), key=lambda r: r["kafka_offset"])
+    malformed = sorted(_rows(built.malformed), key=lambda r: r["kafka_offset"])
     assert [r["kafka_offset"] for r in malformed] == list(range(2, len(payloads)))
     for row in malformed:
         payload, error = payloads[row["kafka_offset"]]
         assert row["error"].startswith(error), (row, error)
-        import base64
         assert row["payload_base64"] == (None if payload is None else base64.b64encode(payload).decode())
         assert row["record_key"] == f"1|{row['kafka_offset']}"
         assert row["kafka_timestamp"] == utc_text(T0 + row["kafka_offset"])
     assert malformed[1]["error"] == "not Confluent wire format: 2 bytes, shorter than the 5-byte header"
     # Schemas are fetched once per id and decoder instance (one per output branch), not per record.
-    assert registry.requests["GET /schemas/ids/{id}"] <= 2 * 4
+    assert registry.requests["GET /schemas/ids/{id}"] - fetched_before <= 2 * 4
 
 
 # --- the per-view operators ---------------------------------------------------------------------
@@ -317,11 +307,12 @@ def _many_page_views() -> list[PageView]:
     return views
 
 
-def test_pre_aggregated_windows_equal_windows_over_every_view(t_env, tmp_path):
+def test_pre_aggregated_windows_equal_windows_over_every_view(t_env, tmp_path, registry, schema_id):
     # PageviewInsights counts views into partial rows and the windows see only those: the
     # results must be exactly those of windows over the views themselves.
     views = _many_page_views()
-    built = job.build_insights(t_env, _bounded_page_views(t_env, tmp_path, "many_pageviews", views), GAP_S)
+    raw = _bounded_page_views(t_env, tmp_path, "many_pageviews", views, schema_id)
+    built = job.build_insights(t_env, raw, registry.url, GAP_S)
     expected = expected_insights(views, GAP_S, watermark_ms=2**62)
     durations = [(datetime.fromisoformat(s["session_end"]) - datetime.fromisoformat(s["session_start"])).seconds
                  for s in expected["sessions"].values()]
@@ -369,11 +360,10 @@ def test_decoder_reads_by_hand_exactly_what_avro_reads(t_env, registry, schema_i
                for offset, sid in ((2 * i, schema_id), (2 * i + 1, avro_id))]
     raw = _raw_records(t_env, [(0, offset, T0, payload) for offset, payload in records])
 
-    decoded = job.decode_pageviews(t_env, raw, registry.url)
+    built = job.build_insights(t_env, raw, registry.url, GAP_S)
 
-    outcome = {r["kafka_offset"]: (r["viewtime"], r["user_id"], r["page_id"]) for r in _rows(
-        decoded.events.select(col("kafka_offset"), col("viewtime"), col("user_id"), col("page_id")))}
-    for r in _rows(decoded.malformed):
+    outcome = {r["kafka_offset"]: (r["viewtime"], r["user_id"], r["page_id"]) for r in _event_rows(_rows(built.events))}
+    for r in _rows(built.malformed):
         outcome[r["kafka_offset"]] = r["error"].replace(f"schema id {avro_id}", "schema id X") \
             .replace(f"schema id {schema_id}", "schema id X")
     assert len(outcome) == len(records)
@@ -399,7 +389,7 @@ def test_ids_past_the_string_pool_and_lookup_bounds_still_count_exactly(t_env, r
     raw = _raw_records(t_env, [(0, v.offset, v.timestamp_ms, confluent_avro(schema_id, v.viewtime, v.user_id, v.page_id))
                                for v in views])
 
-    built = job.build_insights(t_env, job.decode_pageviews(t_env, raw, registry.url).events, GAP_S)
+    built = job.build_insights(t_env, raw, registry.url, GAP_S)
 
     expected = expected_insights(views, GAP_S, watermark_ms=2**62)
     # Exact views and distinct users per (minute, page): a view counted for the wrong user, or two
@@ -424,7 +414,7 @@ def test_pages_past_the_per_user_lookup_bound_still_count_exactly(t_env, registr
     raw = _raw_records(t_env, [(0, v.offset, v.timestamp_ms, confluent_avro(schema_id, v.viewtime, v.user_id, v.page_id))
                                for v in views])
 
-    built = job.build_insights(t_env, job.decode_pageviews(t_env, raw, registry.url).events, GAP_S)
+    built = job.build_insights(t_env, raw, registry.url, GAP_S)
 
     expected = expected_insights(views, GAP_S, watermark_ms=2**62)
     activity = sorted(_without_key(_rows(built.user_activity)), key=lambda r: r["window_start"])

@@ -52,10 +52,11 @@ public final class DecodePageviews extends AbstractStreamOperator<RowData>
     @Override
     public void processElement(StreamRecord<RowData> element) throws Exception {
         RowData raw = element.getValue();
-        Object partition = raw.isNullAt(0) ? null : raw.getInt(0);
-        Object offset = raw.isNullAt(1) ? null : raw.getLong(1);
-        TimestampData time = raw.isNullAt(2) ? null : raw.getTimestamp(2, 3);
-        byte[] payload = raw.isNullAt(3) ? null : raw.getBinary(3);
+        Object partition = raw.isNullAt(Pageviews.RAW_PARTITION) ? null : raw.getInt(Pageviews.RAW_PARTITION);
+        Object offset = raw.isNullAt(Pageviews.RAW_OFFSET) ? null : raw.getLong(Pageviews.RAW_OFFSET);
+        TimestampData time = raw.isNullAt(Pageviews.RAW_EVENT_TIME)
+                ? null : raw.getTimestamp(Pageviews.RAW_EVENT_TIME, Pageviews.TIME_PRECISION);
+        byte[] payload = raw.isNullAt(Pageviews.RAW_PAYLOAD) ? null : raw.getBinary(Pageviews.RAW_PAYLOAD);
         String error = decoder.decode(payload);
         if (error == null) {
             GenericRowData view = GenericRowData.of(partition, offset, time, decoder.viewtime, decoder.userId,

@@ -9,6 +9,14 @@ import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.util.Arrays;
 
+import static io.clickstreamer.flink.Pageviews.TIME_PRECISION;
+import static io.clickstreamer.flink.Pageviews.VIEW_EVENT_TIME;
+import static io.clickstreamer.flink.Pageviews.VIEW_OFFSET;
+import static io.clickstreamer.flink.Pageviews.VIEW_PAGE_ID;
+import static io.clickstreamer.flink.Pageviews.VIEW_PARTITION;
+import static io.clickstreamer.flink.Pageviews.VIEW_USER_ID;
+import static io.clickstreamer.flink.Pageviews.VIEW_VIEWTIME;
+
 /**
  * One {@code clickstream.events} message of docs/data-contract.md: the JSON objects of one or more
  * page views, one per line (ClickHouse's {@code JSONEachRow}), as UTF-8 bytes, and its record key.
@@ -131,17 +139,18 @@ final class EventMessage {
     /** The JSON object of one view; a null field is written as JSON null. */
     private int line(int at, RowData view) {
         at = bytes(at, PARTITION);
-        at = view.isNullAt(0) ? bytes(at, NULL) : number(at, view.getInt(0));
+        at = view.isNullAt(VIEW_PARTITION) ? bytes(at, NULL) : number(at, view.getInt(VIEW_PARTITION));
         at = bytes(at, OFFSET);
-        at = view.isNullAt(1) ? bytes(at, NULL) : number(at, view.getLong(1));
+        at = view.isNullAt(VIEW_OFFSET) ? bytes(at, NULL) : number(at, view.getLong(VIEW_OFFSET));
         at = bytes(at, EVENT_TIME);
-        at = view.isNullAt(2) ? bytes(at, NULL) : timestamp(at, view.getTimestamp(2, 3).getMillisecond());
+        at = view.isNullAt(VIEW_EVENT_TIME)
+                ? bytes(at, NULL) : timestamp(at, view.getTimestamp(VIEW_EVENT_TIME, TIME_PRECISION).getMillisecond());
         at = bytes(at, VIEWTIME);
-        at = view.isNullAt(3) ? bytes(at, NULL) : number(at, view.getLong(3));
+        at = view.isNullAt(VIEW_VIEWTIME) ? bytes(at, NULL) : number(at, view.getLong(VIEW_VIEWTIME));
         at = bytes(at, USER_ID);
-        at = view.isNullAt(4) ? bytes(at, NULL) : string(at, view.getString(4));
+        at = view.isNullAt(VIEW_USER_ID) ? bytes(at, NULL) : string(at, view.getString(VIEW_USER_ID));
         at = bytes(at, PAGE_ID);
-        at = view.isNullAt(5) ? bytes(at, NULL) : string(at, view.getString(5));
+        at = view.isNullAt(VIEW_PAGE_ID) ? bytes(at, NULL) : string(at, view.getString(VIEW_PAGE_ID));
         ensure(at, 1);
         buffer[at] = '}';
         return at + 1;
@@ -149,8 +158,9 @@ final class EventMessage {
 
     /** The dedup key (kafka_partition, kafka_offset) joined by `|`. */
     private static StringData key(RowData view) {
-        return StringData.fromString((view.isNullAt(0) ? "null" : Integer.toString(view.getInt(0))) + "|"
-                + (view.isNullAt(1) ? "null" : Long.toString(view.getLong(1))));
+        String partition = view.isNullAt(VIEW_PARTITION) ? "null" : Integer.toString(view.getInt(VIEW_PARTITION));
+        String offset = view.isNullAt(VIEW_OFFSET) ? "null" : Long.toString(view.getLong(VIEW_OFFSET));
+        return StringData.fromString(partition + "|" + offset);
     }
 
     private void ensure(int at, int more) {

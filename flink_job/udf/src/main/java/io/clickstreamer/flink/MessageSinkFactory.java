@@ -151,8 +151,8 @@ public final class MessageSinkFactory implements DynamicTableSinkFactory {
 
         @Override
         public ProducerRecord<byte[], byte[]> serialize(RowData row, KafkaSinkContext context, Long timestamp) {
-            byte[] key = row.isNullAt(0) ? null : row.getString(0).toBytes();
-            byte[] value = row.isNullAt(1) ? null : row.getBinary(1);
+            byte[] key = row.isNullAt(Pageviews.MESSAGE_KEY) ? null : row.getString(Pageviews.MESSAGE_KEY).toBytes();
+            byte[] value = row.isNullAt(Pageviews.MESSAGE_VALUE) ? null : row.getBinary(Pageviews.MESSAGE_VALUE);
             return new ProducerRecord<>(topic, null, null, key, value);
         }
     }

@@ -6,6 +6,7 @@ import org.apache.flink.streaming.api.operators.ChainingStrategy;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.watermarkstatus.WatermarkStatus;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.StringData;
@@ -26,10 +27,11 @@ import java.util.Map;
  * and the Kafka producer one record per many views (the job's throughput is the cost per view;
  * see bench/flink_throughput.py).
  *
- * <p>Input {@link Pageviews#VIEWS}. Main output {@link Pageviews#MESSAGE}: {@code (record_key
- * STRING, value BYTES)}, messages of the contract's JSON lines and their keys
- * ({@link EventMessage}), each at most {@code maxMessageBytes} long, written when full, at most
- * {@link #FLUSH_MILLIS} after their first view arrived, and before each checkpoint barrier (so a
+ * <p>Input {@link Pageviews#VIEWS}, from {@link DecodePageviews} (chained: its ids are pooled).
+ * Main output {@link Pageviews#MESSAGE}: {@code (record_key STRING, value BYTES)}, messages of
+ * the contract's JSON lines and their keys ({@link EventMessage}), each at most
+ * {@code maxMessageBytes} long, written when full, at most {@link #FLUSH_MILLIS} after their first
+ * view arrived, and before each checkpoint barrier (so a
  * checkpoint never covers a view that is not in the sink yet). Side outputs
  * {@link #MINUTES} and {@link #SESSIONS}, both {@link Pageviews#PARTIAL}: {@code (user_id STRING,
  * page_id STRING, views BIGINT, event_time TIMESTAMP_LTZ(3))}, the record timestamp equal to
@@ -37,10 +39,12 @@ import java.util.Map;
  * {@code page_id}s:
  *
  * <ul>
- *   <li>{@link #MINUTES}, per (minute, page, user): the views since the last watermark, stamped
- *       with the time of one of them. A tumbling window puts it in the same minute as every view
- *       it counts, and drops it as late exactly when it would have dropped those views (they are
- *       all emitted before the watermark that followed them).
+ *   <li>{@link #MINUTES}, per (minute, page, user): the views since the last emission (at most
+ *       {@link #FLUSH_MILLIS} ago), stamped with the time of one of them. A tumbling window puts
+ *       it in the same minute as every view it counts, and drops it as late exactly when it
+ *       would have dropped those views (they are all emitted before the watermark that followed
+ *       them). A view whose minute this operator's
+ *       watermark has closed already is emitted alone, at once.
  *   <li>{@link #SESSIONS}, per user: each chain of views no more than {@code gap} apart (a part of
  *       one session, whatever else arrives) as "anchor" rows at times from its last view back to
  *       its first, {@code gap} apart at most, carrying its views and pages. A session window gives
@@ -54,8 +58,11 @@ import java.util.Map;
  * already late (t + gap - 1 &lt;= watermark) is emitted alone, at once, after its user's pending
  * rows, so the session window accepts it (merging into a live session) or drops it exactly as it
  * would have; views that are not late are never late downstream, because everything pending is
- * emitted before the next watermark is forwarded, and before each checkpoint barrier (so this
- * operator keeps no state).
+ * emitted before the next watermark is forwarded, before this input is reported idle (after which
+ * the windows follow the other inputs' watermarks alone), at most {@link #FLUSH_MILLIS} after it
+ * came (an input back from idleness trails the others' watermark until it catches up, and the
+ * windows do not wait for it meanwhile), and before each checkpoint barrier (so this operator
+ * keeps no state).
  */
 public final class PageviewInsights extends AbstractStreamOperator<RowData>
         implements OneInputStreamOperator<RowData, RowData> {
@@ -68,14 +75,12 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     /** Bounds the by-instance lookups. */
     private static final int MAX_BY_INSTANCE = 1 << 14;
 
-    /** The longest a view waits in an unfinished message: the sink producer's linger.ms. */
+    /** The longest a view waits in an unfinished message or partial: the sink producer's linger.ms. */
     static final long FLUSH_MILLIS = 100;
 
     private final long gapMillis;
     private final long minuteMillis;
     private final int maxMessageBytes;
-    /** The ids come from a StringPool (the input is DecodePageviews'): an instance is one id. */
-    private final boolean pooledIds;
 
     private transient EventMessage message;
     private transient StreamRecord<RowData> messageRecord;
@@ -83,9 +88,8 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     private transient ProcessingTimeCallback flush;
     private transient Map<StringData, User> users;
     /**
-     * The same users by string instance, for pooled ids only (any other instance may be a view of
-     * a buffer that is reused): almost every lookup ends here without hashing bytes. Forgotten when
-     * a user is, and when full.
+     * The same users by string instance (ids are pooled: an instance is one id, never changed):
+     * almost every lookup ends here without hashing bytes. Forgotten when a user is, and when full.
      */
     private transient IdentityHashMap<StringData, User> usersByInstance;
     /** Users with chains, all emitted at the next watermark. */
@@ -142,11 +146,8 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         }
     }
 
-    /**
-     * @param pooledIds true only when every user and page id comes from a {@link StringPool}, as
-     *     {@link DecodePageviews}' do: equal instances are then equal ids
-     */
-    public PageviewInsights(long gapMillis, long minuteMillis, int maxMessageBytes, boolean pooledIds) {
+    /** The input is {@link DecodePageviews}' (chained): its ids come from a {@link StringPool}. */
+    public PageviewInsights(long gapMillis, long minuteMillis, int maxMessageBytes) {
         if (gapMillis < 1 || minuteMillis < 1 || maxMessageBytes < 1) {
             throw new IllegalArgumentException("gap, window size and message size must be positive: " + gapMillis
                     + ", " + minuteMillis + ", " + maxMessageBytes);
@@ -154,7 +155,6 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         this.gapMillis = gapMillis;
         this.minuteMillis = minuteMillis;
         this.maxMessageBytes = maxMessageBytes;
-        this.pooledIds = pooledIds;
         // Chained to the decoder: the point is to never serialize a row per view.
         setChainingStrategy(ChainingStrategy.ALWAYS);
     }
@@ -168,6 +168,10 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         flush = time -> {
             flushPending = false;
             emitMessage();
+            // Partials too: an input back from idleness may trail the others' watermark for a
+            // while, and the windows do not wait for it then; what it holds must reach them
+            // within this bound, as a view of its own would have (issue 19).
+            emitPartials(Long.MAX_VALUE);
         };
         users = new HashMap<>();
         usersByInstance = new IdentityHashMap<>();
@@ -180,9 +184,9 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     @Override
     public void processElement(StreamRecord<RowData> element) throws Exception {
         RowData view = element.getValue();
-        StringData userId = view.isNullAt(4) ? null : view.getString(4);
-        StringData pageId = view.isNullAt(5) ? null : view.getString(5);
-        long time = view.getTimestamp(2, 3).getMillisecond();
+        StringData userId = view.isNullAt(Pageviews.VIEW_USER_ID) ? null : view.getString(Pageviews.VIEW_USER_ID);
+        StringData pageId = view.isNullAt(Pageviews.VIEW_PAGE_ID) ? null : view.getString(Pageviews.VIEW_PAGE_ID);
+        long time = view.getTimestamp(Pageviews.VIEW_EVENT_TIME, Pageviews.TIME_PRECISION).getMillisecond();
         addToMessage(view);
 
         User user = usersByInstance.get(userId);
@@ -203,7 +207,7 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
             }
             rememberInstance(user.pagesByInstance, pageId, page);
         }
-        countMinute(page, time);
+        countMinute(user, page, time);
         if (time + gapMillis - 1 <= watermark) {
             // Late for a session of its own: the session window decides, as for any view.
             emitChains(user);
@@ -211,50 +215,55 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
         } else {
             addToChain(user, page, time);
         }
-    }
-
-    /**
-     * From now on {@code value} is found by the instance {@code id}, if ids are pooled (the map is
-     * bounded: it starts over when full).
-     */
-    private <V> void rememberInstance(IdentityHashMap<StringData, V> byInstance, StringData id, V value) {
-        if (pooledIds) {
-            if (byInstance.size() >= MAX_BY_INSTANCE) {
-                byInstance.clear();
-            }
-            byInstance.put(id, value);
-        }
-    }
-
-    private void addToMessage(RowData view) {
-        EventMessage.Completed full = message.add(view);
-        if (full != null) {
-            emit(full);
-        }
-        if (message.isFull()) {
-            emitMessage();
-        }
-        if (!flushPending && !message.isEmpty()) {
+        if (!flushPending) {
+            // Whatever this view left pending (its message, its partials) goes out within the bound.
             flushPending = true;
             getProcessingTimeService().registerTimer(
                     getProcessingTimeService().getCurrentProcessingTime() + FLUSH_MILLIS, flush);
         }
     }
 
-    /** Writes the message being built, if it holds any view. */
-    private void emitMessage() {
-        if (!message.isEmpty()) {
-            emit(message.take());
+    /**
+     * From now on {@code value} is found by the instance {@code id} (the map is bounded: it starts
+     * over when full).
+     */
+    private static <V> void rememberInstance(IdentityHashMap<StringData, V> byInstance, StringData id, V value) {
+        if (byInstance.size() >= MAX_BY_INSTANCE) {
+            byInstance.clear();
+        }
+        byInstance.put(id, value);
+    }
+
+    private void addToMessage(RowData view) {
+        EventMessage.Completed full = message.add(view);
+        if (full != null) {
+            writeMessage(full);
+        }
+        if (message.isFull()) {
+            emitMessage();
         }
     }
 
-    private void emit(EventMessage.Completed completed) {
+    /** Writes the message being built, if it holds any view. */
+    private void emitMessage() {
+        if (!message.isEmpty()) {
+            writeMessage(message.take());
+        }
+    }
+
+    private void writeMessage(EventMessage.Completed completed) {
         messageRecord.replace(GenericRowData.of(completed.key, completed.value));
         output.collect(messageRecord);
     }
 
-    private void countMinute(Page page, long time) {
+    private void countMinute(User user, Page page, long time) {
         long minute = Math.floorDiv(time, minuteMillis);
+        if ((minute + 1) * minuteMillis - 1 <= watermark) {
+            // Its minute is closed already here: out alone and at once, so that the minute
+            // windows decide on it when a window over single views would have.
+            emitMinute(user.id, page.id, 1, time);
+            return;
+        }
         MinuteViews views = page.minutes;
         while (views != null && views.minute != minute) {
             views = views.next;
@@ -314,23 +323,33 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     public void processWatermark(Watermark mark) throws Exception {
         // What is pending was counted under the previous watermark: the windows it may change
         // must have it before they see this one.
-        emit(mark.getTimestamp());
+        emitPartials(mark.getTimestamp());
         watermark = mark.getTimestamp();
         super.processWatermark(mark);
+    }
+
+    @Override
+    public void processWatermarkStatus(WatermarkStatus status) throws Exception {
+        if (status.isIdle()) {
+            // The windows stop waiting for an idle input: what it holds must be in them first, or
+            // the other inputs' watermarks would close its minutes without it (issue 19).
+            emitPartials(Long.MAX_VALUE);
+        }
+        super.processWatermarkStatus(status);
     }
 
     @Override
     public void prepareSnapshotPreBarrier(long checkpointId) throws Exception {
         // Everything, so that this operator has no state to snapshot.
         emitMessage();
-        emit(Long.MAX_VALUE);
+        emitPartials(Long.MAX_VALUE);
         super.prepareSnapshotPreBarrier(checkpointId);
     }
 
     @Override
     public void finish() throws Exception {
         emitMessage();
-        emit(Long.MAX_VALUE);
+        emitPartials(Long.MAX_VALUE);
         super.finish();
     }
 
@@ -340,7 +359,7 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
      * `upTo` closes (a tumbling window only cares about the watermark passing its end, like Flink's
      * own local window aggregation); forgets what it emitted.
      */
-    private void emit(long upTo) {
+    private void emitPartials(long upTo) {
         for (User user : chained) {
             emitChains(user);
         }
@@ -398,14 +417,14 @@ public final class PageviewInsights extends AbstractStreamOperator<RowData>
     }
 
     private void emitMinute(StringData userId, StringData pageId, long views, long time) {
-        emit(MINUTES, userId, pageId, views, time);
+        emitPartial(MINUTES, userId, pageId, views, time);
     }
 
     private void emitSession(StringData userId, StringData pageId, long views, long time) {
-        emit(SESSIONS, userId, pageId, views, time);
+        emitPartial(SESSIONS, userId, pageId, views, time);
     }
 
-    private void emit(OutputTag<RowData> tag, StringData userId, StringData pageId, long views, long time) {
+    private void emitPartial(OutputTag<RowData> tag, StringData userId, StringData pageId, long views, long time) {
         partialRecord.replace(GenericRowData.of(userId, pageId, views, TimestampData.fromEpochMillis(time)), time);
         output.collect(tag, partialRecord);
     }
