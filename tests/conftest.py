@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.clickhouse_stack import StackClickHouse
-
 
 @pytest.fixture(scope="session")
 def stack_clickhouse(tmp_path_factory):
     """A real ClickHouse 24.8.4 server on loopback, configured as the stack configures its container
     (users file, password hashes in the environment, no `default` user)."""
+    # Imported here: it needs the program's environment (pulumi), and the Flink job's suite, which
+    # runs in its own environment, loads this file too.
+    from tests.support.clickhouse_stack import StackClickHouse
+
     stack = StackClickHouse.start(tmp_path_factory.mktemp("clickhouse-stack"))
     yield stack
     stack.stop()
