@@ -35,7 +35,6 @@ from typing import NamedTuple, Optional, Sequence
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import (DataTypes, EnvironmentSettings, Schema, StreamTableEnvironment, Table,
                            TableDescriptor, TableEnvironment)
-from pyflink.table.expressions import call, col, lit
 
 LOG = logging.getLogger("clickstream.job")
 
