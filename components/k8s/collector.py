@@ -17,7 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..spec import COLLECTOR_PORT as PORT
-from .common import K8sPlacement, resources
+from .common import RESTRICTED_CONTAINER, K8sPlacement, resources, restricted_pod
 
 SERVICE_NAME = "collector"
 
@@ -35,6 +35,9 @@ class CollectorArgs:
     depends_on: tuple  # the registry and the pageviews topic
 
 
+NOBODY_UID = 65534  # the collector image's user (images/collector)
+
+
 class KubernetesCollector(pulumi.ComponentResource):
     deployment: k8s.apps.v1.Deployment
     """Awaited until every replica is ready (GET /readyz: schema resolved, broker seen)."""
@@ -47,8 +50,8 @@ class KubernetesCollector(pulumi.ComponentResource):
         p = args.placement
         self.url = f"http://{p.service_host(SERVICE_NAME)}:{PORT}"
         selector = {"app.kubernetes.io/name": SERVICE_NAME, "clickstreamer.io/stack": p.stack_label}
-        security = {"runAsNonRoot": True, "runAsUser": 65534, "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+        # `restricted`, as every pod the project writes; the collector writes nothing on its disk.
+        security = {**RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True}
 
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
@@ -61,6 +64,7 @@ class KubernetesCollector(pulumi.ComponentResource):
                     "spec": {
                         # A Service named `collector` would inject COLLECTOR_* variables of its own.
                         "enableServiceLinks": False,
+                        "securityContext": restricted_pod(NOBODY_UID),
                         "initContainers": [{
                             "name": "register-schema",
                             "image": args.image,

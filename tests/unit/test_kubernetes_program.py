@@ -1008,3 +1008,13 @@ def test_the_collector_service_and_urls(with_collector):
     assert service.inputs["spec"]["ports"][0]["port"] == 8090
     assert with_collector.stack_outputs["collectorUrl"] == f"http://collector.{NS}.svc:8090"
     assert with_collector.stack_outputs["demoSiteUrl"] == f"http://collector.{NS}.svc:8090/demo/"
+
+
+def test_the_collector_pods_meet_the_restricted_standard_too(with_collector):
+    spec = with_collector.named("clickstream-collector-deployment").inputs["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 65534
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in [*spec["initContainers"], *spec["containers"]]:
+        c = container["securityContext"]
+        assert c["allowPrivilegeEscalation"] is False and c["capabilities"] == {"drop": ["ALL"]}, container["name"]
+        assert c["seccompProfile"] == {"type": "RuntimeDefault"} and c["readOnlyRootFilesystem"] is True
