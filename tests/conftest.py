@@ -1,8 +1,24 @@
-"""Fixtures every suite may use: the stack's ClickHouse server (tests/support/clickhouse_stack.py),
-one per test session, started only when a test asks for it."""
+"""Fixtures every suite may use, each started only when a test asks for it: a real Kafka broker and
+the stack's ClickHouse server (tests/support/clickhouse_stack.py), one per test session."""
 from __future__ import annotations
 
 import pytest
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory):
+    """A real Kafka broker (KRaft, Apache Kafka 3.4.1) on loopback (tests/support/kafka.py)."""
+    from tests.support.kafka import KafkaBroker
+
+    broker = KafkaBroker.start(tmp_path_factory.mktemp("kafka"))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(kafka):
+    """The session's broker, by the name the schema and collector tests use."""
+    return kafka
 
 
 @pytest.fixture(scope="session")

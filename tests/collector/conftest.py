@@ -10,15 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from collector.schemas import COMPATIBILITY, V1_PATH, schema_text
 from components.clients.schema_registry import SchemaRegistryClient
-from tests.support.kafka import KafkaBroker
 from tests.support.schema_registry import SchemaRegistryTestServer
-
-
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory):
-    broker = KafkaBroker.start(tmp_path_factory.mktemp("kafka"))
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture(scope="session")

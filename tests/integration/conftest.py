@@ -11,15 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.flink import FlinkCluster, udf_jar
-from tests.support.kafka import ConnectWorker, KafkaBroker
+from tests.support.kafka import ConnectWorker
 from tests.support.maven import JarResolutionError
-
-
-@pytest.fixture(scope="session")
-def kafka(tmp_path_factory):
-    broker = KafkaBroker.start(tmp_path_factory.mktemp("kafka"))
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture(scope="session")

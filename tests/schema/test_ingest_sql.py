@@ -19,7 +19,6 @@ from components.contract import TOPIC_CONTRACTS, TopicContract
 from tests.support.chdb_executor import ChdbExecutor
 from tests.support.clickhouse_server import ClickHouseServer
 from tests.support.clock import at
-from tests.support.kafka import KafkaBroker
 from tests.support.processes import wait_for
 from tests.support.scripts import load_script
 
@@ -194,13 +193,6 @@ def test_a_stack_migrated_with_the_per_source_files_upgrades_with_the_same_table
         "same consumer groups: consumption resumes from their committed offsets"
     assert set(migrator.repeatable_ledger()) == set(FILES_BEFORE_GENERATOR) | set(GENERATED)
     assert migrator.apply(discover(SCHEMA_DIR), PARAMS).applied_now == ()
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    broker = KafkaBroker.start(tmp_path_factory.mktemp("kafka"))
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture(scope="module")

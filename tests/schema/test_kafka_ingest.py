@@ -14,7 +14,6 @@ import json
 import re
 import uuid
 
-import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -37,13 +36,6 @@ def contract_examples() -> dict[str, dict]:
     text = (REPO / "docs" / "data-contract.md").read_text()
     found = re.findall(r"^### `(clickstream\.[a-z0-9_]+)`\n```json\n(.*?)\n```", text, flags=re.M | re.S)
     return {topic: redate(json.loads(body)) for topic, body in found}
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory):
-    broker = KafkaBroker.start(tmp_path_factory.mktemp("kafka"))
-    yield broker
-    broker.stop()
 
 
 def produce(broker: KafkaBroker, topics: dict[str, list[tuple[str, bytes]]]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import subprocess
 import time
 import urllib.request
 from pathlib import Path

@@ -9,7 +9,6 @@ the test's broker, registry, topic and port put in.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import urllib.request
 from dataclasses import dataclass
